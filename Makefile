@@ -1,0 +1,51 @@
+# Tessera's entry points. `make demo` and `make test` install missing packages, configure and
+# build, so they work on a fresh Debian/Ubuntu machine.
+BUILD ?= build
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+CTEST_FLAGS ?=
+
+ifdef CI
+CMAKE_FLAGS += -DTESSERA_WERROR=ON
+endif
+
+.PHONY: all setup configure build demo test test-all bench install fuzz clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+configure: setup
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/examples/lstsq_demo
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -L fast $(CTEST_FLAGS)
+
+test-all: build
+	cd $(BUILD) && ctest --output-on-failure $(CTEST_FLAGS)
+
+bench: build
+	python3 benchmarks/run_all.py --build $(BUILD)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+fuzz: setup
+	cmake -S . -B $(BUILD)-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_C_COMPILER=clang -DTESSERA_BUILD_FUZZERS=ON -DTESSERA_BUILD_TESTS=OFF -DTESSERA_BUILD_BENCHMARKS=OFF
+	cmake --build $(BUILD)-fuzz -j $(JOBS)
+	bash fuzz/run_all.sh $(BUILD)-fuzz
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-fuzz

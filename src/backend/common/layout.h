@@ -1,0 +1,44 @@
+// Strided layouts: contiguity flags, dimension collapsing and row-wise iteration. Shared by
+// every backend; only pointer arithmetic, no math.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "tessera/array.h"
+
+namespace tessera {
+
+struct Layout {
+  array::Flags flags;
+  size_t data_size;  // elements spanned, for dense layouts
+};
+
+// Flags of a view with these strides over a buffer (dense if it covers exactly size elements).
+Layout layout_of(const Shape& shape, const Strides& strides);
+
+Strides row_strides(const Shape& shape);
+
+// Merges adjacent dims that are contiguous for every operand; drops size-1 dims.
+void collapse_dims(Shape& shape, std::vector<Strides>& strides);
+
+// Calls fn(offsets, n) for each innermost row of a (collapsed) N-d iteration over `shape`;
+// offsets[k] is the element offset of operand k at the row start, and the row has n elements
+// stepping by strides[k].back(). Rows [row_begin, row_end) only (for splitting across threads).
+int64_t num_rows(const Shape& shape);
+void for_each_row(const Shape& shape, const std::vector<Strides>& strides, int64_t row_begin, int64_t row_end,
+                  const std::function<void(const int64_t* offsets, int64_t n)>& fn);
+
+// Elementwise strided copy of `src` (any layout) into `dst` (given strides), same dtype.
+void copy_strided(const array& src, void* dst, const Strides& dst_strides, bool parallel);
+// Row-contiguous copy into a fresh buffer of `out`.
+void copy_to_row_contiguous(const array& src, array& out, bool parallel);
+
+// True when the array is a dense row-major run starting at data().
+inline bool is_row_contiguous(const array& a) { return a.flags().row_contiguous; }
+
+// Views shared by every backend (no data movement unless a copy is unavoidable).
+void register_view_kernels(class Backend& b, bool parallel_copies);
+
+}  // namespace tessera

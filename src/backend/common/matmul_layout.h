@@ -1,0 +1,24 @@
+// How a batched matrix operand can be handed to a GEMM without copying.
+#pragma once
+
+#include "tessera/array.h"
+
+namespace tessera {
+
+struct MatrixView {
+  const void* data;
+  bool transposed;  // column-major within each matrix
+  int64_t ld;       // leading dimension
+  Strides batch_strides;
+};
+
+// Returns a view if the last two dims are row- or column-major with unit inner stride; the
+// batch dims may have any strides (including 0 for broadcast). Otherwise `copy` receives a
+// row-contiguous copy and the view points at it.
+MatrixView matrix_view(const array& a, array& copy, bool parallel);
+
+// Calls fn(batch_index, offset_a, offset_b) for every batch entry (element offsets).
+void for_each_batch(const Shape& batch, const Strides& sa, const Strides& sb,
+                    const std::function<void(int64_t, int64_t, int64_t)>& fn);
+
+}  // namespace tessera

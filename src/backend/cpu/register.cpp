@@ -1,0 +1,36 @@
+// The CPU backend's kernel table: SIMD and multithreaded paths on.
+#include "backend/backend.h"
+#include "backend/common/creation_kernels.h"
+#include "backend/common/elementwise_kernels.h"
+#include "backend/common/layout.h"
+#include "backend/common/reduce_kernels.h"
+#include "backend/cpu/cpu_kernels.h"
+
+namespace tessera {
+
+namespace {
+
+constexpr ElementwiseConfig kCpu{true, true};
+
+template <void (*K)(const Primitive&, const std::vector<array>&, std::vector<array>&, const ElementwiseConfig&)>
+void with_cpu(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
+  K(p, in, out, kCpu);
+}
+
+}  // namespace
+
+void register_cpu_kernels(Backend& b) {
+  register_view_kernels(b, true);
+  b.register_kernel(PrimitiveKind::Arange, with_cpu<arange_kernel>);
+  b.register_kernel(PrimitiveKind::Full, with_cpu<full_kernel>);
+  b.register_kernel(PrimitiveKind::Unary, with_cpu<unary_kernel>);
+  b.register_kernel(PrimitiveKind::Binary, with_cpu<binary_kernel>);
+  b.register_kernel(PrimitiveKind::Select, with_cpu<select_kernel>);
+  b.register_kernel(PrimitiveKind::AsType, with_cpu<astype_kernel>);
+  b.register_kernel(PrimitiveKind::Reduce, with_cpu<reduce_kernel>);
+  b.register_kernel(PrimitiveKind::ArgReduce, with_cpu<arg_reduce_kernel>);
+  b.register_kernel(PrimitiveKind::Matmul, cpu_matmul);
+  b.register_kernel(PrimitiveKind::AddMM, cpu_addmm);
+}
+
+}  // namespace tessera

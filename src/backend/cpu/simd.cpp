@@ -1,0 +1,374 @@
+#include "backend/cpu/simd.h"
+#include "tessera/half_types.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backend/cpu/simd.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+#include <hwy/contrib/math/math-inl.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace tessera::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+
+template <class V>
+HWY_INLINE V NaNLike(DF d, V) {
+  return hn::Set(d, std::numeric_limits<float>::quiet_NaN());
+}
+
+template <UnaryOp op>
+HWY_INLINE hn::Vec<DF> UnaryVec(DF d, hn::Vec<DF> x) {
+  if constexpr (op == UnaryOp::Abs) {
+    return hn::Abs(x);
+  } else if constexpr (op == UnaryOp::Negative) {
+    return hn::Neg(x);
+  } else if constexpr (op == UnaryOp::Square) {
+    return hn::Mul(x, x);
+  } else if constexpr (op == UnaryOp::Sqrt) {
+    return hn::Sqrt(x);
+  } else if constexpr (op == UnaryOp::Rsqrt) {
+    return hn::Div(hn::Set(d, 1.0f), hn::Sqrt(x));
+  } else if constexpr (op == UnaryOp::Reciprocal) {
+    return hn::Div(hn::Set(d, 1.0f), x);
+  } else if constexpr (op == UnaryOp::Floor) {
+    return hn::Floor(x);
+  } else if constexpr (op == UnaryOp::Ceil) {
+    return hn::Ceil(x);
+  } else if constexpr (op == UnaryOp::Round) {
+    return hn::Round(x);
+  } else if constexpr (op == UnaryOp::Exp) {
+    // Highway's Exp is valid up to 104; pin overflow and NaN to IEEE results.
+    auto y = hn::Exp(d, hn::Min(x, hn::Set(d, 100.0f)));
+    y = hn::IfThenElse(hn::Gt(x, hn::Set(d, 88.72284f)), hn::Set(d, std::numeric_limits<float>::infinity()), y);
+    return hn::IfThenElse(hn::Ne(x, x), x, y);
+  } else if constexpr (op == UnaryOp::Log) {
+    auto y = hn::Log(d, x);
+    y = hn::IfThenElse(hn::Eq(x, hn::Zero(d)), hn::Set(d, -std::numeric_limits<float>::infinity()), y);
+    y = hn::IfThenElse(hn::Eq(x, hn::Set(d, std::numeric_limits<float>::infinity())), x, y);
+    return hn::IfThenElse(hn::Not(hn::Ge(x, hn::Zero(d))), NaNLike(d, x), y);
+  } else if constexpr (op == UnaryOp::Tanh) {
+    auto y = hn::Tanh(d, x);
+    return hn::IfThenElse(hn::Ne(x, x), x, y);
+  } else if constexpr (op == UnaryOp::Sigmoid) {
+    // 1 / (1 + exp(-x)); exp's overflow to inf gives the exact 0.
+    auto nx = hn::Neg(x);
+    auto e = hn::Exp(d, hn::Min(nx, hn::Set(d, 100.0f)));
+    e = hn::IfThenElse(hn::Gt(nx, hn::Set(d, 88.72284f)), hn::Set(d, std::numeric_limits<float>::infinity()), e);
+    auto y = hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), e));
+    return hn::IfThenElse(hn::Ne(x, x), x, y);
+  } else {
+    return x;
+  }
+}
+
+template <UnaryOp op>
+HWY_INLINE void UnaryLoop(const float* HWY_RESTRICT in, float* out, int64_t n) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(UnaryVec<op>(d, hn::LoadU(d, in + i)), d, out + i);
+  if (i < n) {
+    float tmp[hn::MaxLanes(d)];
+    std::memcpy(tmp, in + i, size_t(n - i) * sizeof(float));
+    for (int64_t j = n - i; j < N; ++j) tmp[j] = 1.0f;
+    auto v = UnaryVec<op>(d, hn::LoadU(d, tmp));
+    hn::StoreU(v, d, tmp);
+    std::memcpy(out + i, tmp, size_t(n - i) * sizeof(float));
+  }
+}
+
+// sin/cos: Highway is accurate for |x| <= 39000; other lanes and NaN/inf use libm.
+template <bool kSin>
+HWY_INLINE void TrigLoop(const float* HWY_RESTRICT in, float* out, int64_t n) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const auto lim = hn::Set(d, 39000.0f);
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    auto x = hn::LoadU(d, in + i);
+    if (!hn::AllTrue(d, hn::Le(hn::Abs(x), lim))) break;
+    hn::StoreU(kSin ? hn::Sin(d, x) : hn::Cos(d, x), d, out + i);
+  }
+  for (; i < n; ++i) out[i] = kSin ? std::sin(in[i]) : std::cos(in[i]);
+}
+
+bool UnaryF32(UnaryOp op, const float* in, float* out, int64_t n) {
+  switch (op) {
+#define TESSERA_SIMD_UNARY(OP) \
+  case UnaryOp::OP:            \
+    UnaryLoop<UnaryOp::OP>(in, out, n); \
+    return true;
+    TESSERA_SIMD_UNARY(Abs)
+    TESSERA_SIMD_UNARY(Negative)
+    TESSERA_SIMD_UNARY(Square)
+    TESSERA_SIMD_UNARY(Sqrt)
+    TESSERA_SIMD_UNARY(Rsqrt)
+    TESSERA_SIMD_UNARY(Reciprocal)
+    TESSERA_SIMD_UNARY(Floor)
+    TESSERA_SIMD_UNARY(Ceil)
+    TESSERA_SIMD_UNARY(Round)
+    TESSERA_SIMD_UNARY(Exp)
+    TESSERA_SIMD_UNARY(Log)
+    TESSERA_SIMD_UNARY(Tanh)
+    TESSERA_SIMD_UNARY(Sigmoid)
+#undef TESSERA_SIMD_UNARY
+    case UnaryOp::Sin:
+      TrigLoop<true>(in, out, n);
+      return true;
+    case UnaryOp::Cos:
+      TrigLoop<false>(in, out, n);
+      return true;
+    default:
+      return false;
+  }
+}
+
+template <BinaryOp op>
+HWY_INLINE hn::Vec<DF> BinaryVec(DF d, hn::Vec<DF> a, hn::Vec<DF> b) {
+  (void)d;
+  if constexpr (op == BinaryOp::Add) return hn::Add(a, b);
+  else if constexpr (op == BinaryOp::Subtract) return hn::Sub(a, b);
+  else if constexpr (op == BinaryOp::Multiply) return hn::Mul(a, b);
+  else if constexpr (op == BinaryOp::Divide) return hn::Div(a, b);
+  else if constexpr (op == BinaryOp::Maximum || op == BinaryOp::Minimum) {
+    auto m = op == BinaryOp::Maximum ? hn::Max(a, b) : hn::Min(a, b);
+    m = hn::IfThenElse(hn::Ne(a, a), a, m);
+    return hn::IfThenElse(hn::Ne(b, b), b, m);
+  } else {
+    return a;
+  }
+}
+
+template <BinaryOp op>
+HWY_INLINE void BinaryLoop(const float* a, bool as, const float* b, bool bs, float* out, int64_t n) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  int64_t i = 0;
+  if (!as && !bs) {
+    for (; i + N <= n; i += N) hn::StoreU(BinaryVec<op>(d, hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
+  } else if (as && !bs) {
+    auto va = hn::Set(d, a[0]);
+    for (; i + N <= n; i += N) hn::StoreU(BinaryVec<op>(d, va, hn::LoadU(d, b + i)), d, out + i);
+  } else if (!as && bs) {
+    auto vb = hn::Set(d, b[0]);
+    for (; i + N <= n; i += N) hn::StoreU(BinaryVec<op>(d, hn::LoadU(d, a + i), vb), d, out + i);
+  }
+  for (; i < n; ++i) {
+    float x = as ? a[0] : a[i], y = bs ? b[0] : b[i];
+    out[i] = hn::GetLane(BinaryVec<op>(d, hn::Set(d, x), hn::Set(d, y)));
+  }
+}
+
+bool BinaryF32(BinaryOp op, const float* a, bool as, const float* b, bool bs, float* out, int64_t n) {
+  switch (op) {
+    case BinaryOp::Add:
+      BinaryLoop<BinaryOp::Add>(a, as, b, bs, out, n);
+      return true;
+    case BinaryOp::Subtract:
+      BinaryLoop<BinaryOp::Subtract>(a, as, b, bs, out, n);
+      return true;
+    case BinaryOp::Multiply:
+      BinaryLoop<BinaryOp::Multiply>(a, as, b, bs, out, n);
+      return true;
+    case BinaryOp::Divide:
+      BinaryLoop<BinaryOp::Divide>(a, as, b, bs, out, n);
+      return true;
+    case BinaryOp::Maximum:
+      BinaryLoop<BinaryOp::Maximum>(a, as, b, bs, out, n);
+      return true;
+    case BinaryOp::Minimum:
+      BinaryLoop<BinaryOp::Minimum>(a, as, b, bs, out, n);
+      return true;
+    default:
+      return false;
+  }
+}
+
+void F32To16(const float* in, uint16_t* out, size_t n, bool bf16) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  if (bf16) {
+    const hn::RebindToUnsigned<DF> du;
+    const hn::RebindToSigned<DF> di;
+    const hn::Rebind<uint16_t, DF> d16;
+    for (; i + N <= n; i += N) {
+      auto x = hn::BitCast(du, hn::LoadU(d, in + i));
+      auto lsb = hn::And(hn::ShiftRight<16>(x), hn::Set(du, 1u));
+      auto r = hn::ShiftRight<16>(hn::Add(x, hn::Add(hn::Set(du, 0x7fffu), lsb)));
+      // NaN stays NaN (quiet) instead of rounding into infinity.
+      auto is_nan = hn::Gt(hn::And(x, hn::Set(du, 0x7fffffffu)), hn::Set(du, 0x7f800000u));
+      r = hn::IfThenElse(is_nan, hn::Or(hn::ShiftRight<16>(x), hn::Set(du, 0x40u)), r);
+      hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, r)), d16, out + i);
+    }
+    for (; i < n; ++i) {
+      uint32_t x;
+      std::memcpy(&x, in + i, 4);
+      if ((x & 0x7fffffffu) > 0x7f800000u) {
+        out[i] = uint16_t((x >> 16) | 0x40);
+      } else {
+        out[i] = uint16_t((x + 0x7fffu + ((x >> 16) & 1)) >> 16);
+      }
+    }
+    return;
+  }
+  const hn::Rebind<hwy::float16_t, DF> dh;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(hn::DemoteTo(dh, hn::LoadU(d, in + i)), dh, reinterpret_cast<hwy::float16_t*>(out + i));
+  }
+  for (; i < n; ++i) {
+    out[i] = tessera::detail::float_to_half(in[i]);
+  }
+}
+
+void F16To32(const uint16_t* in, float* out, size_t n, bool bf16) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  if (bf16) {
+    const hn::RebindToUnsigned<DF> du;
+    const hn::Rebind<uint16_t, DF> d16;
+    for (; i + N <= n; i += N) {
+      auto x = hn::PromoteTo(du, hn::LoadU(d16, in + i));
+      hn::StoreU(hn::BitCast(d, hn::ShiftLeft<16>(x)), d, out + i);
+    }
+    for (; i < n; ++i) {
+      uint32_t x = uint32_t(in[i]) << 16;
+      std::memcpy(out + i, &x, 4);
+    }
+    return;
+  }
+  const hn::Rebind<hwy::float16_t, DF> dh;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(in + i))), d, out + i);
+  }
+  for (; i < n; ++i) {
+    out[i] = tessera::detail::half_to_float(in[i]);
+  }
+}
+
+float ReduceF32(ReduceOp op, const float* in, int64_t n) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  if (op == ReduceOp::Sum) {
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    int64_t i = 0;
+    for (; i + 4 * N <= n; i += 4 * N) {
+      a0 = hn::Add(a0, hn::LoadU(d, in + i));
+      a1 = hn::Add(a1, hn::LoadU(d, in + i + N));
+      a2 = hn::Add(a2, hn::LoadU(d, in + i + 2 * N));
+      a3 = hn::Add(a3, hn::LoadU(d, in + i + 3 * N));
+    }
+    for (; i + N <= n; i += N) a0 = hn::Add(a0, hn::LoadU(d, in + i));
+    float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
+    for (; i < n; ++i) s += in[i];
+    return s;
+  }
+  bool is_max = op == ReduceOp::Max;
+  float init = is_max ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
+  auto acc = hn::Set(d, init);
+  auto nan_seen = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    auto x = hn::LoadU(d, in + i);
+    acc = is_max ? hn::Max(acc, x) : hn::Min(acc, x);
+    nan_seen = hn::Or(nan_seen, hn::VecFromMask(d, hn::Ne(x, x)));
+  }
+  float r = hn::GetLane(is_max ? hn::MaxOfLanes(d, acc) : hn::MinOfLanes(d, acc));
+  const hn::RebindToUnsigned<DF> du;
+  bool any_nan = !hn::AllTrue(du, hn::Eq(hn::BitCast(du, nan_seen), hn::Zero(du)));
+  for (; i < n; ++i) {
+    float x = in[i];
+    if (x != x) any_nan = true;
+    r = is_max ? (x > r ? x : r) : (x < r ? x : r);
+  }
+  return any_nan ? std::numeric_limits<float>::quiet_NaN() : r;
+}
+
+void AccumulateF32(ReduceOp op, const float* in, float* acc, int64_t n) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  int64_t i = 0;
+  switch (op) {
+    case ReduceOp::Sum:
+      for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(d, acc + i), hn::LoadU(d, in + i)), d, acc + i);
+      for (; i < n; ++i) acc[i] += in[i];
+      return;
+    case ReduceOp::Prod:
+      for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, acc + i), hn::LoadU(d, in + i)), d, acc + i);
+      for (; i < n; ++i) acc[i] *= in[i];
+      return;
+    case ReduceOp::Max:
+      for (; i + N <= n; i += N)
+        hn::StoreU(BinaryVec<BinaryOp::Maximum>(d, hn::LoadU(d, acc + i), hn::LoadU(d, in + i)), d, acc + i);
+      for (; i < n; ++i) acc[i] = (acc[i] != acc[i] || in[i] != in[i]) ? std::numeric_limits<float>::quiet_NaN() : std::max(acc[i], in[i]);
+      return;
+    case ReduceOp::Min:
+      for (; i + N <= n; i += N)
+        hn::StoreU(BinaryVec<BinaryOp::Minimum>(d, hn::LoadU(d, acc + i), hn::LoadU(d, in + i)), d, acc + i);
+      for (; i < n; ++i) acc[i] = (acc[i] != acc[i] || in[i] != in[i]) ? std::numeric_limits<float>::quiet_NaN() : std::min(acc[i], in[i]);
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tessera::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace tessera::simd {
+
+HWY_EXPORT(UnaryF32);
+HWY_EXPORT(BinaryF32);
+HWY_EXPORT(F32To16);
+HWY_EXPORT(F16To32);
+HWY_EXPORT(ReduceF32);
+HWY_EXPORT(AccumulateF32);
+
+bool has_unary_f32(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Abs: case UnaryOp::Negative: case UnaryOp::Square: case UnaryOp::Sqrt: case UnaryOp::Rsqrt:
+    case UnaryOp::Reciprocal: case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round: case UnaryOp::Exp:
+    case UnaryOp::Log: case UnaryOp::Tanh: case UnaryOp::Sigmoid: case UnaryOp::Sin: case UnaryOp::Cos:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool unary_f32(UnaryOp op, const float* in, float* out, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(UnaryF32)(op, in, out, n);
+}
+
+bool has_binary_f32(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: case BinaryOp::Subtract: case BinaryOp::Multiply: case BinaryOp::Divide:
+    case BinaryOp::Maximum: case BinaryOp::Minimum:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool binary_f32(BinaryOp op, const float* a, bool as, const float* b, bool bs, float* out, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(BinaryF32)(op, a, as, b, bs, out, n);
+}
+
+void f32_to_16(const float* in, uint16_t* out, size_t n, bool bf16) { HWY_DYNAMIC_DISPATCH(F32To16)(in, out, n, bf16); }
+void f16_to_32(const uint16_t* in, float* out, size_t n, bool bf16) { HWY_DYNAMIC_DISPATCH(F16To32)(in, out, n, bf16); }
+float reduce_f32(ReduceOp op, const float* in, int64_t n) { return HWY_DYNAMIC_DISPATCH(ReduceF32)(op, in, n); }
+void accumulate_f32(ReduceOp op, const float* in, float* acc, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(AccumulateF32)(op, in, acc, n);
+}
+
+}  // namespace tessera::simd
+#endif

@@ -1,0 +1,37 @@
+// The reference backend: scalar loops, no SIMD, no threads. It is the oracle the test harness
+// runs every primitive against; it favours obviously-correct code over speed.
+#include "backend/backend.h"
+#include "backend/common/creation_kernels.h"
+#include "backend/common/elementwise_kernels.h"
+#include "backend/common/layout.h"
+#include "backend/common/reduce_kernels.h"
+#include "backend/reference/reference_kernels.h"
+
+namespace tessera {
+
+namespace {
+
+constexpr ElementwiseConfig kReference{false, false};
+
+template <void (*K)(const Primitive&, const std::vector<array>&, std::vector<array>&, const ElementwiseConfig&)>
+void with_ref(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
+  K(p, in, out, kReference);
+}
+
+}  // namespace
+
+void register_reference_kernels(Backend& b) {
+  register_view_kernels(b, false);
+  b.register_kernel(PrimitiveKind::Arange, with_ref<arange_kernel>);
+  b.register_kernel(PrimitiveKind::Full, with_ref<full_kernel>);
+  b.register_kernel(PrimitiveKind::Unary, with_ref<unary_kernel>);
+  b.register_kernel(PrimitiveKind::Binary, with_ref<binary_kernel>);
+  b.register_kernel(PrimitiveKind::Select, with_ref<select_kernel>);
+  b.register_kernel(PrimitiveKind::AsType, with_ref<astype_kernel>);
+  b.register_kernel(PrimitiveKind::Reduce, with_ref<reduce_kernel>);
+  b.register_kernel(PrimitiveKind::ArgReduce, with_ref<arg_reduce_kernel>);
+  b.register_kernel(PrimitiveKind::Matmul, reference_matmul);
+  b.register_kernel(PrimitiveKind::AddMM, reference_addmm);
+}
+
+}  // namespace tessera

@@ -1,0 +1,17 @@
+// A fixed pool of worker threads for splitting large kernels. Small work stays on the caller:
+// waking threads costs a few microseconds, more than a small op takes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace tessera {
+
+// Calls fn(begin, end) over [0, n) split into at most num_threads contiguous chunks of at
+// least `grain` items. Returns when all chunks are done; exceptions propagate to the caller.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+// Elements per chunk below which elementwise kernels do not split.
+inline constexpr int64_t kElementwiseGrain = 1 << 15;
+
+}  // namespace tessera

@@ -1,0 +1,52 @@
+#include "ops/op_utils.h"
+
+#include <algorithm>
+
+namespace tessera {
+
+std::string shape_str(const Shape& s) {
+  std::ostringstream os;
+  os << "(";
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? "," : "") << s[i];
+  os << ")";
+  return os.str();
+}
+
+int normalize_axis(int axis, int ndim, const char* op) {
+  if (axis < -ndim || axis >= ndim) {
+    throw_range(op, "Axis ", axis, " is out of bounds for array with ", ndim, " dimensions.");
+  }
+  return axis < 0 ? axis + ndim : axis;
+}
+
+std::vector<int> normalize_axes(const std::vector<int>& axes, int ndim, const char* op) {
+  std::vector<int> out;
+  out.reserve(axes.size());
+  for (int a : axes) out.push_back(normalize_axis(a, ndim, op));
+  std::sort(out.begin(), out.end());
+  if (std::adjacent_find(out.begin(), out.end()) != out.end()) {
+    throw_invalid(op, "Received duplicate axes.");
+  }
+  return out;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    int da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da == db || db == 1) out[i] = da;
+    else if (da == 1) out[i] = db;
+    else throw_invalid(op, "Shapes ", shape_str(a), " and ", shape_str(b), " cannot be broadcast.");
+  }
+  return out;
+}
+
+Dtype at_least_float(Dtype d) {
+  auto k = kindof(d);
+  if (k == Dtype::Kind::f || k == Dtype::Kind::V || k == Dtype::Kind::c) return d;
+  return float32;
+}
+
+}  // namespace tessera

@@ -1,0 +1,50 @@
+// Helpers shared by the public ops: argument checks with "[op]" messages, axis
+// normalization, broadcasting and dtype rules.
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "primitives/primitive.h"
+#include "tessera/ops.h"
+
+namespace tessera {
+
+std::string shape_str(const Shape& s);
+
+template <typename... Args>
+[[noreturn]] void throw_invalid(const char* op, Args&&... args) {
+  std::ostringstream os;
+  os << "[" << op << "] ";
+  (os << ... << args);
+  throw std::invalid_argument(os.str());
+}
+
+template <typename... Args>
+[[noreturn]] void throw_range(const char* op, Args&&... args) {
+  std::ostringstream os;
+  os << "[" << op << "] ";
+  (os << ... << args);
+  throw std::out_of_range(os.str());
+}
+
+// Maps axis in [-ndim, ndim) to [0, ndim); throws std::out_of_range otherwise.
+int normalize_axis(int axis, int ndim, const char* op);
+// Normalizes, sorts and checks for duplicates.
+std::vector<int> normalize_axes(const std::vector<int>& axes, int ndim, const char* op);
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op = "broadcast_shapes");
+
+// Float type an op computes in for inputs of dtype d: floats keep theirs, integers and bool
+// become float32 (as MLX does).
+Dtype at_least_float(Dtype d);
+
+// Makes a graph node for a single-output primitive.
+template <typename P, typename... Args>
+array make_node(Shape shape, Dtype dtype, std::vector<array> inputs, Stream s, Args&&... args) {
+  return array(std::move(shape), dtype, std::make_shared<P>(s, std::forward<Args>(args)...), std::move(inputs));
+}
+
+}  // namespace tessera

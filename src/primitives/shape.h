@@ -1,0 +1,162 @@
+// Primitives that change how elements are laid out. Views (reshape when the strides allow,
+// transpose, broadcast, slice, as_strided) share the input buffer; the rest copy.
+#pragma once
+
+#include <vector>
+
+#include "primitives/primitive.h"
+
+namespace tessera {
+
+
+class Reshape : public Primitive {
+ public:
+  Reshape(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::Reshape; }
+  const char* name() const override { return "reshape"; }
+  bool is_equivalent(const Primitive& o) const override {
+    return o.kind() == kind() && static_cast<const Reshape&>(o).shape_ == shape_;
+  }
+  const Shape& shape() const { return shape_; }
+
+ private:
+  Shape shape_;
+};
+
+class Transpose : public Primitive {
+ public:
+  Transpose(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::Transpose; }
+  const char* name() const override { return "transpose"; }
+  bool is_equivalent(const Primitive& o) const override {
+    return o.kind() == kind() && static_cast<const Transpose&>(o).axes_ == axes_;
+  }
+  const std::vector<int>& axes() const { return axes_; }
+
+ private:
+  std::vector<int> axes_;
+};
+
+class Broadcast : public Primitive {
+ public:
+  Broadcast(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::Broadcast; }
+  const char* name() const override { return "broadcast_to"; }
+  bool is_equivalent(const Primitive& o) const override {
+    return o.kind() == kind() && static_cast<const Broadcast&>(o).shape_ == shape_;
+  }
+  const Shape& shape() const { return shape_; }
+
+ private:
+  Shape shape_;
+};
+
+// start/stop/strides are normalized by the op: 0 <= start, and stop is exclusive in the
+// direction of a (possibly negative) stride.
+class Slice : public Primitive {
+ public:
+  Slice(Stream s, Shape start, Shape stop, Shape strides)
+      : Primitive(s), start_(std::move(start)), stop_(std::move(stop)), strides_(std::move(strides)) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::Slice; }
+  const char* name() const override { return "slice"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto& s = static_cast<const Slice&>(o);
+    return o.kind() == kind() && s.start_ == start_ && s.stop_ == stop_ && s.strides_ == strides_;
+  }
+  const Shape& start() const { return start_; }
+  const Shape& stop() const { return stop_; }
+  const Shape& strides() const { return strides_; }
+
+ private:
+  Shape start_, stop_, strides_;
+};
+
+class AsStrided : public Primitive {
+ public:
+  AsStrided(Stream s, Shape shape, Strides strides, size_t offset)
+      : Primitive(s), shape_(std::move(shape)), strides_(std::move(strides)), offset_(offset) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::AsStrided; }
+  const char* name() const override { return "as_strided"; }
+  const Shape& shape() const { return shape_; }
+  const Strides& strides() const { return strides_; }
+  size_t offset() const { return offset_; }
+
+ private:
+  Shape shape_;
+  Strides strides_;
+  size_t offset_;
+};
+
+// Reinterprets bytes as another dtype.
+class View : public Primitive {
+ public:
+  View(Stream s, Dtype dtype) : Primitive(s), dtype_(dtype) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::View; }
+  const char* name() const override { return "view"; }
+  Dtype dtype() const { return dtype_; }
+
+ private:
+  Dtype dtype_;
+};
+
+class Contiguous : public Primitive {
+ public:
+  Contiguous(Stream s, bool allow_col_major) : Primitive(s), allow_col_major_(allow_col_major) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::Contiguous; }
+  const char* name() const override { return "contiguous"; }
+  bool allow_col_major() const { return allow_col_major_; }
+
+ private:
+  bool allow_col_major_;
+};
+
+class Concatenate : public Primitive {
+ public:
+  Concatenate(Stream s, int axis) : Primitive(s), axis_(axis) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::Concatenate; }
+  const char* name() const override { return "concatenate"; }
+  bool is_equivalent(const Primitive& o) const override {
+    return o.kind() == kind() && static_cast<const Concatenate&>(o).axis_ == axis_;
+  }
+  int axis() const { return axis_; }
+
+ private:
+  int axis_;
+};
+
+// Inputs: {a, pad_value (0-d, a's dtype)}. Constant mode only; edge mode is composed by the op.
+class Pad : public Primitive {
+ public:
+  Pad(Stream s, std::vector<int> axes, Shape low, Shape high)
+      : Primitive(s), axes_(std::move(axes)), low_(std::move(low)), high_(std::move(high)) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::Pad; }
+  const char* name() const override { return "pad"; }
+  const std::vector<int>& axes() const { return axes_; }
+  const Shape& low() const { return low_; }
+  const Shape& high() const { return high_; }
+
+ private:
+  std::vector<int> axes_;
+  Shape low_, high_;
+};
+
+enum class UpdateMode : uint8_t { Set, Add, Prod, Max, Min };
+
+// Inputs: {src, update}; writes `update` (broadcast to the slice's shape) into a copy of src.
+class SliceUpdate : public Primitive {
+ public:
+  SliceUpdate(Stream s, Shape start, Shape stop, Shape strides, UpdateMode mode)
+      : Primitive(s), start_(std::move(start)), stop_(std::move(stop)), strides_(std::move(strides)), mode_(mode) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::SliceUpdate; }
+  const char* name() const override { return "slice_update"; }
+  const Shape& start() const { return start_; }
+  const Shape& stop() const { return stop_; }
+  const Shape& strides() const { return strides_; }
+  UpdateMode mode() const { return mode_; }
+
+ private:
+  Shape start_, stop_, strides_;
+  UpdateMode mode_;
+};
+
+}  // namespace tessera
