@@ -3,6 +3,7 @@
 #include "backend/common/creation_kernels.h"
 #include "backend/common/elementwise_kernels.h"
 #include "backend/common/layout.h"
+#include "backend/common/random_kernels.h"
 #include "backend/common/reduce_kernels.h"
 #include "backend/cpu/cpu_kernels.h"
 
@@ -29,6 +30,7 @@ void register_cpu_kernels(Backend& b) {
   b.register_kernel(PrimitiveKind::AsType, with_cpu<astype_kernel>);
   b.register_kernel(PrimitiveKind::Reduce, with_cpu<reduce_kernel>);
   b.register_kernel(PrimitiveKind::ArgReduce, with_cpu<arg_reduce_kernel>);
+  b.register_kernel(PrimitiveKind::RandomBits, with_cpu<random_bits_kernel>);
   b.register_kernel(PrimitiveKind::Matmul, cpu_matmul);
   b.register_kernel(PrimitiveKind::AddMM, cpu_addmm);
 }

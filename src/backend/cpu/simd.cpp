@@ -47,7 +47,7 @@ HWY_INLINE hn::Vec<DF> UnaryVec(DF d, hn::Vec<DF> x) {
     // Highway's Exp is valid up to 104; pin overflow and NaN to IEEE results.
     auto y = hn::Exp(d, hn::Min(x, hn::Set(d, 100.0f)));
     y = hn::IfThenElse(hn::Gt(x, hn::Set(d, 88.72284f)), hn::Set(d, std::numeric_limits<float>::infinity()), y);
-    return hn::IfThenElse(hn::Ne(x, x), x, y);
+    return hn::IfThenElse(hn::IsNaN(x), x, y);
   } else if constexpr (op == UnaryOp::Log) {
     auto y = hn::Log(d, x);
     y = hn::IfThenElse(hn::Eq(x, hn::Zero(d)), hn::Set(d, -std::numeric_limits<float>::infinity()), y);
@@ -55,14 +55,14 @@ HWY_INLINE hn::Vec<DF> UnaryVec(DF d, hn::Vec<DF> x) {
     return hn::IfThenElse(hn::Not(hn::Ge(x, hn::Zero(d))), NaNLike(d, x), y);
   } else if constexpr (op == UnaryOp::Tanh) {
     auto y = hn::Tanh(d, x);
-    return hn::IfThenElse(hn::Ne(x, x), x, y);
+    return hn::IfThenElse(hn::IsNaN(x), x, y);
   } else if constexpr (op == UnaryOp::Sigmoid) {
     // 1 / (1 + exp(-x)); exp's overflow to inf gives the exact 0.
     auto nx = hn::Neg(x);
     auto e = hn::Exp(d, hn::Min(nx, hn::Set(d, 100.0f)));
     e = hn::IfThenElse(hn::Gt(nx, hn::Set(d, 88.72284f)), hn::Set(d, std::numeric_limits<float>::infinity()), e);
     auto y = hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), e));
-    return hn::IfThenElse(hn::Ne(x, x), x, y);
+    return hn::IfThenElse(hn::IsNaN(x), x, y);
   } else {
     return x;
   }
@@ -139,8 +139,8 @@ HWY_INLINE hn::Vec<DF> BinaryVec(DF d, hn::Vec<DF> a, hn::Vec<DF> b) {
   else if constexpr (op == BinaryOp::Divide) return hn::Div(a, b);
   else if constexpr (op == BinaryOp::Maximum || op == BinaryOp::Minimum) {
     auto m = op == BinaryOp::Maximum ? hn::Max(a, b) : hn::Min(a, b);
-    m = hn::IfThenElse(hn::Ne(a, a), a, m);
-    return hn::IfThenElse(hn::Ne(b, b), b, m);
+    m = hn::IfThenElse(hn::IsNaN(a), a, m);
+    return hn::IfThenElse(hn::IsNaN(b), b, m);
   } else {
     return a;
   }
@@ -279,7 +279,7 @@ float ReduceF32(ReduceOp op, const float* in, int64_t n) {
   for (; i + N <= n; i += N) {
     auto x = hn::LoadU(d, in + i);
     acc = is_max ? hn::Max(acc, x) : hn::Min(acc, x);
-    nan_seen = hn::Or(nan_seen, hn::VecFromMask(d, hn::Ne(x, x)));
+    nan_seen = hn::Or(nan_seen, hn::VecFromMask(d, hn::IsNaN(x)));
   }
   float r = hn::GetLane(is_max ? hn::MaxOfLanes(d, acc) : hn::MinOfLanes(d, acc));
   const hn::RebindToUnsigned<DF> du;

@@ -4,6 +4,7 @@
 #include "backend/common/creation_kernels.h"
 #include "backend/common/elementwise_kernels.h"
 #include "backend/common/layout.h"
+#include "backend/common/random_kernels.h"
 #include "backend/common/reduce_kernels.h"
 #include "backend/reference/reference_kernels.h"
 
@@ -30,6 +31,7 @@ void register_reference_kernels(Backend& b) {
   b.register_kernel(PrimitiveKind::AsType, with_ref<astype_kernel>);
   b.register_kernel(PrimitiveKind::Reduce, with_ref<reduce_kernel>);
   b.register_kernel(PrimitiveKind::ArgReduce, with_ref<arg_reduce_kernel>);
+  b.register_kernel(PrimitiveKind::RandomBits, with_ref<random_bits_kernel>);
   b.register_kernel(PrimitiveKind::Matmul, reference_matmul);
   b.register_kernel(PrimitiveKind::AddMM, reference_addmm);
 }
