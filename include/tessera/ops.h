@@ -86,6 +86,8 @@ array atleast_3d(const array& a, StreamOrDevice s = {});
 
 array slice(const array& a, Shape start, Shape stop, Shape strides, StreamOrDevice s = {});
 array slice(const array& a, Shape start, Shape stop, StreamOrDevice s = {});
+// Braced start lists would also match the dynamic-start overload; this one takes them.
+array slice(const array& a, std::initializer_list<int> start, Shape stop, Shape strides, StreamOrDevice s = {});
 // Dynamic start (an int array with one entry per axis in `axes`), static slice sizes.
 array slice(const array& a, const array& start, std::vector<int> axes, Shape slice_size, StreamOrDevice s = {});
 
@@ -248,13 +250,16 @@ array nan_to_num(const array& a, float nan = 0.0f, const std::optional<float> po
                  const std::optional<float> neginf = std::nullopt, StreamOrDevice s = {});
 
 // Operators. Scalars become arrays of their C++ type (float -> float32, int -> int32), as in MLX.
+template <typename T>
+inline constexpr bool is_array_scalar_v = std::is_arithmetic_v<T> || std::is_same_v<T, float16_t> ||
+                                          std::is_same_v<T, bfloat16_t> || std::is_same_v<T, complex64_t>;
 #define TESSERA_BINARY_OPERATOR(OP, FN)                                            \
   inline array operator OP(const array& a, const array& b) { return FN(a, b); }    \
-  template <typename T>                                                            \
+  template <typename T, typename = std::enable_if_t<is_array_scalar_v<T>>>         \
   array operator OP(T a, const array& b) {                                         \
     return FN(array(a), b);                                                        \
   }                                                                                \
-  template <typename T>                                                            \
+  template <typename T, typename = std::enable_if_t<is_array_scalar_v<T>>>         \
   array operator OP(const array& a, T b) {                                         \
     return FN(a, array(b));                                                        \
   }

@@ -208,6 +208,9 @@ array slice(const array& a, Shape start, Shape stop, Shape strides, StreamOrDevi
   return make_node<Slice>(std::move(shape), a.dtype(), {a}, to_stream(s), std::move(start), std::move(stop),
                           std::move(strides));
 }
+array slice(const array& a, std::initializer_list<int> start, Shape stop, Shape strides, StreamOrDevice s) {
+  return slice(a, Shape(start), std::move(stop), std::move(strides), s);
+}
 array slice(const array& a, Shape start, Shape stop, StreamOrDevice s) {
   return slice(a, std::move(start), std::move(stop), Shape(a.ndim(), 1), s);
 }
