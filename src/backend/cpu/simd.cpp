@@ -320,6 +320,43 @@ void AccumulateF32(ReduceOp op, const float* in, float* acc, int64_t n) {
   }
 }
 
+
+// Softmax of one contiguous row: max pass, exp(x - max) + sum pass (written to out), scale pass
+// over out (in cache). Rows whose max is +-inf shift by 0, as the composite does.
+void SoftmaxF32(const float* in, float* out, int64_t n) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  float m = ReduceF32(ReduceOp::Max, in, n);
+  if (m != m) {
+    for (int64_t i = 0; i < n; ++i) out[i] = m;
+    return;
+  }
+  if (std::isinf(m)) m = 0.f;
+  const auto vm = hn::Set(d, m);
+  const auto lo = hn::Set(d, -87.5f);
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    auto e0 = hn::Exp(d, hn::Max(hn::Sub(hn::LoadU(d, in + i), vm), lo));
+    auto e1 = hn::Exp(d, hn::Max(hn::Sub(hn::LoadU(d, in + i + N), vm), lo));
+    hn::StoreU(e0, d, out + i);
+    hn::StoreU(e1, d, out + i + N);
+    s0 = hn::Add(s0, e0);
+    s1 = hn::Add(s1, e1);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  for (; i < n; ++i) {
+    float x = in[i] - m;
+    out[i] = x < -87.5f ? std::exp(-87.5f) : std::exp(x);
+    sum += out[i];
+  }
+  const float inv = 1.0f / sum;
+  const auto vinv = hn::Set(d, inv);
+  i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, out + i), vinv), d, out + i);
+  for (; i < n; ++i) out[i] *= inv;
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace tessera::simd
 HWY_AFTER_NAMESPACE();
@@ -333,6 +370,7 @@ HWY_EXPORT(F32To16);
 HWY_EXPORT(F16To32);
 HWY_EXPORT(ReduceF32);
 HWY_EXPORT(AccumulateF32);
+HWY_EXPORT(SoftmaxF32);
 
 bool has_unary_f32(UnaryOp op) {
   switch (op) {
@@ -369,6 +407,8 @@ float reduce_f32(ReduceOp op, const float* in, int64_t n) { return HWY_DYNAMIC_D
 void accumulate_f32(ReduceOp op, const float* in, float* acc, int64_t n) {
   HWY_DYNAMIC_DISPATCH(AccumulateF32)(op, in, acc, n);
 }
+
+void softmax_f32(const float* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(SoftmaxF32)(in, out, n); }
 
 }  // namespace tessera::simd
 #endif

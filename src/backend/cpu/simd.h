@@ -30,4 +30,7 @@ float reduce_f32(ReduceOp op, const float* in, int64_t n);
 // Adds/maxes n contiguous floats into acc (acc[i] op= in[i]), for reductions over outer axes.
 void accumulate_f32(ReduceOp op, const float* in, float* acc, int64_t n);
 
+// Softmax of a contiguous row (exp(x - max) / sum; NaN rows give NaN). in and out may alias.
+void softmax_f32(const float* in, float* out, int64_t n);
+
 }  // namespace tessera::simd

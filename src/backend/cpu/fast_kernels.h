@@ -1,0 +1,20 @@
+// Fused CPU kernels for softmax, rms_norm, layer_norm, rope and attention (float types,
+// accumulating in float32). Registered on the CPU backend only; the reference backend runs the
+// primitives' decompositions.
+#pragma once
+
+#include <vector>
+
+#include "tessera/array.h"
+
+namespace tessera {
+
+class Primitive;
+
+void cpu_softmax(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
+void cpu_rms_norm(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
+void cpu_layer_norm(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
+void cpu_rope(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
+void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
+
+}  // namespace tessera

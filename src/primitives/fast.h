@@ -1,0 +1,88 @@
+// Fused primitives: softmax, rms_norm, layer_norm, rope and scaled dot-product attention. Each
+// carries its composite from plain ops in decompose(), used on backends without a kernel.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "primitives/primitive.h"
+
+namespace tessera {
+
+// Softmax over the last axis. precise: 16-bit inputs are computed in float32 in the composite
+// (the fused kernel always accumulates in float32).
+class Softmax : public Primitive {
+ public:
+  Softmax(Stream s, bool precise) : Primitive(s), precise_(precise) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::Softmax; }
+  std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& o) const override {
+    return o.kind() == kind() && static_cast<const Softmax&>(o).precise_ == precise_;
+  }
+  bool precise() const { return precise_; }
+
+ private:
+  bool precise_;
+};
+
+// inputs: x, weight [D] (ones when absent). Normalizes the last axis.
+class RMSNorm : public Primitive {
+ public:
+  RMSNorm(Stream s, float eps) : Primitive(s), eps_(eps) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::RMSNorm; }
+  std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  float eps() const { return eps_; }
+
+ private:
+  float eps_;
+};
+
+// inputs: x, weight [D], bias [D] (ones / zeros when absent).
+class LayerNorm : public Primitive {
+ public:
+  LayerNorm(Stream s, float eps) : Primitive(s), eps_(eps) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::LayerNorm; }
+  std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  float eps() const { return eps_; }
+
+ private:
+  float eps_;
+};
+
+// inputs: x [..., L, D], offset (int32 scalar), inv_freqs float32 [dims/2] (already divided by
+// scale handling: angle(p, i) = (offset + p) * scale * inv_freqs[i]).
+class RoPE : public Primitive {
+ public:
+  RoPE(Stream s, int dims, bool traditional, float scale)
+      : Primitive(s), dims_(dims), traditional_(traditional), scale_(scale) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::RoPE; }
+  std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  int dims() const { return dims_; }
+  bool traditional() const { return traditional_; }
+  float scale() const { return scale_; }
+
+ private:
+  int dims_;
+  bool traditional_;
+  float scale_;
+};
+
+// inputs: q, k, v, then the mask (when has_mask; bool or additive, broadcast to [B,Hq,Lq,Lk]),
+// then sinks [Hq] (when has_sinks).
+class ScaledDotProductAttention : public Primitive {
+ public:
+  ScaledDotProductAttention(Stream s, float scale, bool causal, bool has_mask, bool has_sinks)
+      : Primitive(s), scale_(scale), causal_(causal), has_mask_(has_mask), has_sinks_(has_sinks) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::ScaledDotProductAttention; }
+  std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  float scale() const { return scale_; }
+  bool causal() const { return causal_; }
+  bool has_mask() const { return has_mask_; }
+  bool has_sinks() const { return has_sinks_; }
+
+ private:
+  float scale_;
+  bool causal_, has_mask_, has_sinks_;
+};
+
+}  // namespace tessera
