@@ -8,10 +8,11 @@ install(TARGETS tessera EXPORT TesseraTargets ARCHIVE DESTINATION ${CMAKE_INSTAL
 
 # The static library's private dependencies become the consumer's link inputs; the package
 # config finds them again on the consumer's machine.
-set(TESSERA_PC_PRIVATE_LIBS "-lhwy -lopenblas -lpthread")
+set(TESSERA_PC_PRIVATE_LIBS "-lhwy -lopenblas -lpthread -lz")
 if(dnnl_FOUND)
   string(APPEND TESSERA_PC_PRIVATE_LIBS " -ldnnl")
 endif()
+file(RELATIVE_PATH TESSERA_PC_TO_PREFIX "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
 configure_file(cmake/tessera.pc.in ${CMAKE_BINARY_DIR}/tessera.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/tessera.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

@@ -39,7 +39,9 @@ class ThreadPool {
       std::lock_guard<std::mutex> l(mu_);
       shutdown_ = false;
     }
-    for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+    // Workers start from the current generation so they never run a job that already finished.
+    uint64_t gen = generation_;
+    for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i, gen] { worker(i, gen); });
   }
 
   void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
@@ -78,9 +80,8 @@ class ThreadPool {
     (*job_)(begin, end);
   }
 
-  void worker(int index) {
+  void worker(int index, uint64_t seen) {
     in_worker_ = true;
-    uint64_t seen = 0;
     while (true) {
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [&] { return shutdown_ || generation_ != seen; });

@@ -13,7 +13,8 @@ cmake -S "$SRC_DIR" -B "$WORK/cmake-build" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/p
 cmake --build "$WORK/cmake-build" > "$WORK/build.log"
 "$WORK/cmake-build/consumer"
 
-export PKG_CONFIG_PATH="$WORK/prefix/lib/pkgconfig"
+PC_FILE=$(find "$WORK/prefix" -name tessera.pc | head -n 1)
+export PKG_CONFIG_PATH=$(dirname "$PC_FILE")
 # shellcheck disable=SC2046
 c++ -O1 "$SRC_DIR/consumer.cpp" -o "$WORK/consumer-pc" $(pkg-config --cflags tessera) $(pkg-config --libs --static tessera)
 "$WORK/consumer-pc"
