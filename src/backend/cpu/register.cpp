@@ -1,13 +1,15 @@
 // The CPU backend's kernel table: SIMD and multithreaded paths on.
 #include "backend/backend.h"
 #include "backend/common/creation_kernels.h"
+#include "backend/common/data_movement_kernels.h"
+#include "backend/common/indexing_kernels.h"
 #include "backend/common/elementwise_kernels.h"
 #include "backend/common/layout.h"
 #include "backend/common/random_kernels.h"
 #include "backend/common/reduce_kernels.h"
 #include "backend/common/scan_sort_kernels.h"
-#include "backend/cpu/fast_kernels.h"
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/fast_kernels.h"
 
 namespace tessera {
 
@@ -41,6 +43,14 @@ void register_cpu_kernels(Backend& b) {
   b.register_kernel(PrimitiveKind::Partition, with_cpu<sort_kernel>);
   b.register_kernel(PrimitiveKind::ArgPartition, with_cpu<sort_kernel>);
   b.register_kernel(PrimitiveKind::SearchSorted, with_cpu<search_sorted_kernel>);
+  b.register_kernel(PrimitiveKind::Concatenate, with_cpu<concatenate_kernel>);
+  b.register_kernel(PrimitiveKind::Pad, with_cpu<pad_kernel>);
+  b.register_kernel(PrimitiveKind::SliceUpdate, with_cpu<slice_update_kernel>);
+  b.register_kernel(PrimitiveKind::Gather, with_cpu<gather_kernel>);
+  b.register_kernel(PrimitiveKind::Scatter, with_cpu<scatter_kernel>);
+  b.register_kernel(PrimitiveKind::GatherAxis, with_cpu<gather_axis_kernel>);
+  b.register_kernel(PrimitiveKind::ScatterAxis, with_cpu<scatter_axis_kernel>);
+  b.register_kernel(PrimitiveKind::MaskedScatter, with_cpu<masked_scatter_kernel>);
   b.register_kernel(PrimitiveKind::Softmax, cpu_softmax);
   b.register_kernel(PrimitiveKind::RMSNorm, cpu_rms_norm);
   b.register_kernel(PrimitiveKind::LayerNorm, cpu_layer_norm);

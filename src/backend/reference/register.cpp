@@ -2,6 +2,8 @@
 // runs every primitive against; it favours obviously-correct code over speed.
 #include "backend/backend.h"
 #include "backend/common/creation_kernels.h"
+#include "backend/common/data_movement_kernels.h"
+#include "backend/common/indexing_kernels.h"
 #include "backend/common/elementwise_kernels.h"
 #include "backend/common/layout.h"
 #include "backend/common/random_kernels.h"
@@ -41,6 +43,14 @@ void register_reference_kernels(Backend& b) {
   b.register_kernel(PrimitiveKind::Partition, with_ref<sort_kernel>);
   b.register_kernel(PrimitiveKind::ArgPartition, with_ref<sort_kernel>);
   b.register_kernel(PrimitiveKind::SearchSorted, with_ref<search_sorted_kernel>);
+  b.register_kernel(PrimitiveKind::Concatenate, with_ref<concatenate_kernel>);
+  b.register_kernel(PrimitiveKind::Pad, with_ref<pad_kernel>);
+  b.register_kernel(PrimitiveKind::SliceUpdate, with_ref<slice_update_kernel>);
+  b.register_kernel(PrimitiveKind::Gather, with_ref<gather_kernel>);
+  b.register_kernel(PrimitiveKind::Scatter, with_ref<scatter_kernel>);
+  b.register_kernel(PrimitiveKind::GatherAxis, with_ref<gather_axis_kernel>);
+  b.register_kernel(PrimitiveKind::ScatterAxis, with_ref<scatter_axis_kernel>);
+  b.register_kernel(PrimitiveKind::MaskedScatter, with_ref<masked_scatter_kernel>);
 }
 
 }  // namespace tessera
