@@ -485,3 +485,41 @@ def cases(rng):
     exp = big.copy()
     exp[bm] = bs[: bm.sum()]
     yield Case("masked_scatter_large", "masked_scatter", [big, bm, bs], exp, rtol=0, atol=0)
+
+    # ------------------------------------------------------------ extra dtypes and edge cases
+    s0, s1 = np.array(1.5, np.float32), np.array(-2.0, np.float32)
+    yield Case("stack_scalars", "stack", [s0, s1], np.stack([s0, s1]), rtol=0, atol=0)
+    x = data(rng, (3, 4), np.float32)
+    yield Case("concat_single", "concatenate", [Input(x, view="T")], x, params={"axis": 1}, rtol=0, atol=0)
+    yield Case("concat_scalar", "concatenate", [s0, s1], [], params={"axis": 0}, error="invalid_argument")
+    yield Case("diag_empty", "diag", [np.zeros((0,), np.float32)], np.diag(np.zeros((0,), np.float32)))
+    yield Case("diag_empty_k", "diag", [np.zeros((0,), np.float32)], np.diag(np.zeros((0,), np.float32), 2),
+               params={"k": 2})
+    c = (rng.standard_normal((4, 3)) + 1j * rng.standard_normal((4, 3))).astype(np.complex64)
+    yield Case("take_complex64", "take", [c, np.array([2, -1], I32)], np.take(c, [2, 3], axis=0),
+               params={"axis": 0}, rtol=0, atol=0)
+    yield Case("concat_complex64", "concatenate", [c, c], np.concatenate([c, c], 1), params={"axis": 1}, rtol=0, atol=0)
+    yield Case("pad_complex64", "pad", [c], np.pad(c, 1), params={"form": "int", "width": 1}, rtol=0, atol=0)
+    i64 = rng.integers(-(2 ** 40), 2 ** 40, size=(4, 5)).astype(np.int64)
+    yield Case("roll_int64", "roll", [i64], np.roll(i64, 2, 1), params={"shift": 2, "axis": 1}, rtol=0, atol=0)
+    idx = np.array([[4, 0], [1, 1], [2, 3], [0, 4]], I32)
+    upd = rng.integers(0, 2 ** 40, size=(4, 2)).astype(np.int64)
+    exp = i64.copy()
+    np.put_along_axis(exp, idx, upd, 1)
+    yield Case("put_along_int64", "put_along_axis", [i64, idx, upd], exp, params={"axis": 1}, rtol=0, atol=0)
+    u8 = rng.integers(0, 255, size=(6, 4)).astype(np.uint8)
+    i = np.array([5, 0, 5], np.int8)
+    up = rng.integers(0, 255, size=(3, 1, 4)).astype(np.uint8)
+    yield Case("scatter_max_uint8", "scatter", [u8, i, up], scatter_np(u8, [i], up, [0], "max"),
+               params={"axis": 0, "mode": "max"}, rtol=0, atol=0)
+    yield Case("gather_int8_idx", "gather", [u8, i], gather_np(u8, [i], [0], [1, 4]),
+               params={"axis": 0, "slice_sizes": [1, 4]}, rtol=0, atol=0)
+    yield Case("tile_scalar", "tile", [s0], np.tile(s0, [2, 3]), params={"reps": [2, 3]}, rtol=0, atol=0)
+    yield Case("take_along_empty_axis", "take_along_axis", [np.zeros((3, 0), np.float32), np.zeros((3, 2), I32)],
+               [], params={"axis": 1}, error="out_of_range")
+    yield Case("take_empty_axis", "take", [np.zeros((3, 0), np.float32), np.zeros((2,), I32)], [],
+               params={"axis": 1}, error="out_of_range")
+    yield Case("pad_edge_empty_axis", "pad", [np.zeros((0, 2), np.float32)], [],
+               params={"form": "int", "width": 1, "mode": "edge"}, error="invalid_argument")
+    yield Case("masked_scatter_short_src", "masked_scatter", [x, np.ones((3, 4), bool), np.arange(5, dtype=np.float32)],
+               np.concatenate([np.arange(5, dtype=np.float32), x.ravel()[5:]]).reshape(3, 4), rtol=0, atol=0)
