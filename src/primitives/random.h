@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <cstring>
 #include <utility>
-#include <vector>
 
 #include "primitives/primitive.h"
 
@@ -91,23 +90,6 @@ class RandomBits : public Primitive {
  private:
   Shape shape_;
   int width_;
-};
-
-// Random permutation along `axis`, driven by random keys (uint32 bits). Inputs: {keys} gives the
-// uint32 indices that sort `keys` (stable); {x, keys} gives x permuted along `axis` by them.
-// Until sorting and gathering primitives exist, it has no kernel: its decomposition sorts on the
-// host and returns the materialized result, so it works on every backend. Registered under the
-// Custom kind (no PrimitiveKind of its own).
-class RandomPermutation : public Primitive {
- public:
-  RandomPermutation(Stream s, int axis) : Primitive(s), axis_(axis) {}
-  PrimitiveKind kind() const override { return PrimitiveKind::Custom; }
-  const char* name() const override { return "random_permutation"; }
-  int axis() const { return axis_; }
-  std::vector<array> decompose(const std::vector<array>& inputs) const override;
-
- private:
-  int axis_;
 };
 
 }  // namespace tessera
