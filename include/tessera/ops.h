@@ -362,6 +362,10 @@ array topk(const array& a, int k, int axis, StreamOrDevice s = {});
 array searchsorted(const array& a, const array& v, bool right = false, StreamOrDevice s = {});
 
 // ---------------------------------------------------------------- indexing
+// Index arrays must be integral. As in MLX they are not bounds-checked at run time: a negative
+// index wraps once (i + dim) and one still out of range is clamped into [0, dim - 1] (gather and
+// scatter clamp each slice start so the slice fits). Scalar int indices (take(a, int, ...)) are
+// checked and throw std::out_of_range. Dynamic slice / slice_update starts follow the same rule.
 array take(const array& a, const array& indices, int axis, StreamOrDevice s = {});
 array take(const array& a, int index, int axis, StreamOrDevice s = {});
 array take(const array& a, const array& indices, StreamOrDevice s = {});
