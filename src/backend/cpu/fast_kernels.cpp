@@ -129,9 +129,18 @@ void cpu_rms_norm(const Primitive& p, const std::vector<array>& in, std::vector<
     for_rows(rows, n, [&](int64_t r0, int64_t r1) {
       std::vector<C> buf(static_cast<size_t>(n));
       for (int64_t r = r0; r < r1; ++r) {
+        if constexpr (std::is_same_v<T, float>) {
+          const float* xr = src + r * n;
+          float inv = 1.0f / std::sqrt(simd::dot_f32(xr, xr, n) / float(n) + eps);
+          float* orow = dst + r * n;
+          const float* wp = wf.data();
+          for (int64_t i = 0; i < n; ++i) orow[i] = xr[i] * inv * wp[i];
+          continue;
+        }
         load_row(src + r * n, buf.data(), n);
         C ss = 0;
-        for (int64_t i = 0; i < n; ++i) ss += buf[size_t(i)] * buf[size_t(i)];
+        if constexpr (std::is_same_v<C, float>) ss = simd::dot_f32(buf.data(), buf.data(), n);
+        else for (int64_t i = 0; i < n; ++i) ss += buf[size_t(i)] * buf[size_t(i)];
         C inv = C(1) / std::sqrt(ss / C(n) + C(eps));
         for (int64_t i = 0; i < n; ++i) buf[size_t(i)] = buf[size_t(i)] * inv * wf[size_t(i)];
         store_row(buf.data(), dst + r * n, n);
@@ -277,7 +286,8 @@ void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<arra
           if (mb && !mb[moff + j * ms[3]]) continue;
           const C* kr = kb + j * D;
           C s = 0;
-          for (int64_t d = 0; d < D; ++d) s += qv[size_t(d)] * kr[d];
+          if constexpr (std::is_same_v<C, float>) s = simd::dot_f32(qv.data(), kr, D);
+          else for (int64_t d = 0; d < D; ++d) s += qv[size_t(d)] * kr[d];
           if (mf) s += C(mf[moff + j * ms[3]]);
           if (s == -std::numeric_limits<C>::infinity()) continue;
           const C* vr = vb + j * Dv;

@@ -357,6 +357,25 @@ void SoftmaxF32(const float* in, float* out, int64_t n) {
   for (; i < n; ++i) out[i] *= inv;
 }
 
+
+// Dot product of two contiguous runs with four accumulators.
+float DotF32(const float* a, const float* b, int64_t n) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    a0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), a0);
+    a1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), a1);
+    a2 = hn::MulAdd(hn::LoadU(d, a + i + 2 * N), hn::LoadU(d, b + i + 2 * N), a2);
+    a3 = hn::MulAdd(hn::LoadU(d, a + i + 3 * N), hn::LoadU(d, b + i + 3 * N), a3);
+  }
+  for (; i + N <= n; i += N) a0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), a0);
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace tessera::simd
 HWY_AFTER_NAMESPACE();
@@ -371,6 +390,7 @@ HWY_EXPORT(F16To32);
 HWY_EXPORT(ReduceF32);
 HWY_EXPORT(AccumulateF32);
 HWY_EXPORT(SoftmaxF32);
+HWY_EXPORT(DotF32);
 
 bool has_unary_f32(UnaryOp op) {
   switch (op) {
@@ -409,6 +429,8 @@ void accumulate_f32(ReduceOp op, const float* in, float* acc, int64_t n) {
 }
 
 void softmax_f32(const float* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(SoftmaxF32)(in, out, n); }
+
+float dot_f32(const float* a, const float* b, int64_t n) { return HWY_DYNAMIC_DISPATCH(DotF32)(a, b, n); }
 
 }  // namespace tessera::simd
 #endif

@@ -33,4 +33,7 @@ void accumulate_f32(ReduceOp op, const float* in, float* acc, int64_t n);
 // Softmax of a contiguous row (exp(x - max) / sum; NaN rows give NaN). in and out may alias.
 void softmax_f32(const float* in, float* out, int64_t n);
 
+// Sum of a[i] * b[i] over a contiguous run (several accumulators).
+float dot_f32(const float* a, const float* b, int64_t n);
+
 }  // namespace tessera::simd
