@@ -31,7 +31,8 @@ class CachingAllocator {
  public:
   CachingAllocator() : memory_limit_(total_ram()), cache_limit_(total_ram() / 4) {}
 
-  // Buffers are recorded by pointer so free() knows their size class.
+  // Each buffer is preceded by a kAlign-byte header holding its size class, so free() needs no
+  // lookup table.
   void* allocate(size_t requested) {
     size_t size = allocation_size(requested);
     std::unique_lock<std::mutex> lock(mu_);
@@ -40,8 +41,8 @@ class CachingAllocator {
       void* p = it->second.back();
       it->second.pop_back();
       cache_bytes_ -= size;
-      note_alloc(p, size);
-      return p;
+      note_alloc(size);
+      return static_cast<char*>(p) + kAlign;
     }
     if (active_ + size > memory_limit_ || active_ + cache_bytes_ + size > memory_limit_) {
       release_cache_locked(cache_bytes_);
@@ -49,32 +50,28 @@ class CachingAllocator {
     lock.unlock();
     void* p = nullptr;
     size_t align = size >= kHugeAlign ? kHugeAlign : kAlign;
-    if (posix_memalign(&p, align, size) != 0 || p == nullptr) {
+    if (posix_memalign(&p, align, size + kAlign) != 0 || p == nullptr) {
       lock.lock();
       release_cache_locked(cache_bytes_);
       lock.unlock();
-      if (posix_memalign(&p, align, size) != 0 || p == nullptr) {
+      if (posix_memalign(&p, align, size + kAlign) != 0 || p == nullptr) {
         throw std::runtime_error("[malloc] Unable to allocate " + std::to_string(requested) + " bytes.");
       }
     }
 #ifdef MADV_HUGEPAGE
-    if (size >= kHugeAlign) madvise(p, size, MADV_HUGEPAGE);
+    if (size >= kHugeAlign) madvise(p, size + kAlign, MADV_HUGEPAGE);
 #endif
+    *static_cast<size_t*>(p) = size;
     lock.lock();
-    note_alloc(p, size);
-    return p;
+    note_alloc(size);
+    return static_cast<char*>(p) + kAlign;
   }
 
-  void release(void* p) {
-    if (!p) return;
+  void release(void* user) {
+    if (!user) return;
+    void* p = static_cast<char*>(user) - kAlign;
+    size_t size = *static_cast<size_t*>(p);
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = live_.find(p);
-    if (it == live_.end()) {
-      ::free(p);
-      return;
-    }
-    size_t size = it->second;
-    live_.erase(it);
     active_ -= size;
     if (cache_bytes_ + size <= cache_limit_) {
       cache_[size].push_back(p);
@@ -121,8 +118,7 @@ class CachingAllocator {
   }
 
  private:
-  void note_alloc(void* p, size_t size) {
-    live_[p] = size;
+  void note_alloc(size_t size) {
     active_ += size;
     if (active_ > peak_) peak_ = active_;
   }
@@ -143,7 +139,6 @@ class CachingAllocator {
 
   std::mutex mu_;
   std::map<size_t, std::vector<void*>> cache_;
-  std::unordered_map<void*, size_t> live_;
   size_t active_ = 0;
   size_t peak_ = 0;
   size_t cache_bytes_ = 0;

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
-#include <unordered_set>
+#include <optional>
 
 #include "backend/backend.h"
 #include "primitives/primitive.h"
@@ -34,7 +34,24 @@ std::recursive_mutex& graph_mutex() {
 void run_node(array& a) {
   auto& prim = a.primitive();
   Backend& backend = backend_for(prim.stream().device);
-  std::vector<array> outputs = a.outputs();
+  // Output vectors are reused across nodes (one per nesting level: a decomposition evaluates
+  // its composite re-entrantly), which saves an allocation per node.
+  // A deque, so growing it for a nested level keeps the outer levels' references valid.
+  thread_local std::deque<std::vector<array>> pool;
+  thread_local size_t depth = 0;
+  while (pool.size() <= depth) pool.emplace_back();
+  std::vector<array>& outputs = pool[depth];
+  outputs.clear();
+  struct DepthGuard {
+    size_t& d;
+    std::vector<array>& v;
+    ~DepthGuard() {
+      v.clear();
+      --d;
+    }
+  } guard{++depth, outputs};
+  if (a.siblings().empty()) outputs.push_back(a);
+  else outputs = a.outputs();
   if (backend.supports(a)) {
     backend.kernel(prim.kind())(prim, a.inputs(), outputs);
   } else {
@@ -56,39 +73,56 @@ void run_node(array& a) {
 
 void eval_impl(std::vector<array>& outputs) {
   std::lock_guard<std::recursive_mutex> lock(graph_mutex());
-  // Toposort. `seen` marks nodes already on the tape or on the stack.
-  std::vector<array> tape;
-  std::unordered_set<uintptr_t> seen;
+  // Toposort. Nodes on the stack or the tape are marked `scheduled` (no hash set needed); the
+  // marks are undone if anything throws so the graph can be evaluated again.
+  std::vector<std::optional<array>> tape;
   std::vector<std::pair<array, size_t>> stack;
-  for (auto& out : outputs) {
-    if (out.is_evaluated() || seen.count(out.id())) continue;
-    if (!out.has_primitive()) {
-      throw std::invalid_argument("[eval] Attempting to evaluate an array without a primitive or data.");
-    }
-    seen.insert(out.id());
-    stack.emplace_back(out, 0);
-    while (!stack.empty()) {
-      auto& [node, next] = stack.back();
-      if (next < node.inputs().size()) {
-        const array& in = node.inputs()[next++];
-        if (in.is_evaluated() || seen.count(in.id())) continue;
-        if (!in.has_primitive()) {
-          throw std::invalid_argument("[eval] Graph input has neither data nor a primitive.");
+  auto set_all = [](const array& a, array::Status st) {
+    a.set_status(st);
+    for (auto& s : a.siblings()) s.set_status(st);
+  };
+  auto pending = [](const array& a) { return a.status() == array::Status::unscheduled; };
+  try {
+    for (auto& out : outputs) {
+      if (!pending(out)) continue;
+      if (!out.has_primitive()) {
+        throw std::invalid_argument("[eval] Attempting to evaluate an array without a primitive or data.");
+      }
+      set_all(out, array::Status::scheduled);
+      stack.emplace_back(out, 0);
+      while (!stack.empty()) {
+        auto& [node, next] = stack.back();
+        if (next < node.inputs().size()) {
+          const array& in = node.inputs()[next++];
+          if (!pending(in)) continue;
+          if (!in.has_primitive()) {
+            throw std::invalid_argument("[eval] Graph input has neither data nor a primitive.");
+          }
+          set_all(in, array::Status::scheduled);
+          stack.emplace_back(in, 0);
+        } else {
+          tape.emplace_back(std::move(node));
+          stack.pop_back();
         }
-        seen.insert(in.id());
-        for (auto& s : in.siblings()) seen.insert(s.id());
-        stack.emplace_back(in, 0);
-      } else {
-        tape.push_back(std::move(node));
-        stack.pop_back();
       }
     }
-  }
-  for (auto& node : tape) {
-    if (node.is_evaluated()) continue;  // a sibling computed it
-    array a = std::move(node);
-    run_node(a);
-    if (!a.is_tracer()) a.detach();
+    for (auto& entry : tape) {
+      array& a = *entry;
+      if (!a.is_evaluated()) {  // else a sibling computed it
+        run_node(a);
+        if (!a.is_tracer()) a.detach();
+      }
+      // Dropping the tape's reference lets the buffer go as soon as its consumers ran.
+      entry.reset();
+    }
+  } catch (...) {
+    for (auto& entry : tape) {
+      if (entry && entry->status() == array::Status::scheduled) set_all(*entry, array::Status::unscheduled);
+    }
+    for (auto& [node, next] : stack) {
+      if (node.status() == array::Status::scheduled) set_all(node, array::Status::unscheduled);
+    }
+    throw;
   }
 }
 
