@@ -8,6 +8,7 @@
 #include "backend/common/random_kernels.h"
 #include "backend/common/reduce_kernels.h"
 #include "backend/common/scan_sort_kernels.h"
+#include "backend/cpu/conv_kernels.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/quantized_kernels.h"
 #include "backend/cpu/fast_kernels.h"
@@ -38,6 +39,7 @@ void register_cpu_kernels(Backend& b) {
   b.register_kernel(PrimitiveKind::RandomBits, with_cpu<random_bits_kernel>);
   b.register_kernel(PrimitiveKind::Matmul, cpu_matmul);
   b.register_kernel(PrimitiveKind::AddMM, cpu_addmm);
+  b.register_kernel(PrimitiveKind::Convolution, cpu_conv);
   b.register_kernel(PrimitiveKind::AffineQuantize, cpu_affine_quantize);
   b.register_kernel(PrimitiveKind::QuantizedMatmul, cpu_quantized_matmul);
   b.register_kernel(PrimitiveKind::GatherQMM, cpu_gather_qmm);

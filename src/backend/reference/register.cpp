@@ -9,6 +9,7 @@
 #include "backend/common/random_kernels.h"
 #include "backend/common/reduce_kernels.h"
 #include "backend/common/scan_sort_kernels.h"
+#include "backend/reference/conv.h"
 #include "backend/reference/reference_kernels.h"
 
 namespace tessera {
@@ -37,6 +38,7 @@ void register_reference_kernels(Backend& b) {
   b.register_kernel(PrimitiveKind::RandomBits, with_ref<random_bits_kernel>);
   b.register_kernel(PrimitiveKind::Matmul, reference_matmul);
   b.register_kernel(PrimitiveKind::AddMM, reference_addmm);
+  b.register_kernel(PrimitiveKind::Convolution, reference_conv);
   b.register_kernel(PrimitiveKind::Scan, with_ref<scan_kernel>);
   b.register_kernel(PrimitiveKind::Sort, with_ref<sort_kernel>);
   b.register_kernel(PrimitiveKind::ArgSort, with_ref<sort_kernel>);
