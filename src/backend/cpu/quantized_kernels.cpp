@@ -127,6 +127,34 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float dot_f32(const
   return t;
 }
 
+// One output of a matrix-vector product for power-of-two bits: the whole row of groups in one
+// multiversioned function so the group dot inlines.
+template <int B>
+__attribute__((target_clones("avx512f", "avx2", "default"))) float row_dot_p2(const uint32_t* w, const float* xp,
+                                                                              const float* sc, const float* bi,
+                                                                              const float* xsum, int G, int gs) {
+  const int W = gs * B / 32;
+  float acc = 0.f;
+  for (int g = 0; g < G; ++g) {
+    float d;
+    if (W % 16 == 0) d = dot_lanes<B, 16>(w + g * W, xp + g * gs, W);
+    else if (W % 8 == 0) d = dot_lanes<B, 8>(w + g * W, xp + g * gs, W);
+    else if (W % 4 == 0) d = dot_lanes<B, 4>(w + g * W, xp + g * gs, W);
+    else d = dot_lanes<B, 1>(w + g * W, xp + g * gs, W);
+    acc += sc[g] * d + bi[g] * xsum[g];
+  }
+  return acc;
+}
+
+float row_dot(int bits, const uint32_t* w, const float* xp, const float* sc, const float* bi, const float* xsum, int G,
+              int gs) {
+  switch (bits) {
+    case 2: return row_dot_p2<2>(w, xp, sc, bi, xsum, G, gs);
+    case 4: return row_dot_p2<4>(w, xp, sc, bi, xsum, G, gs);
+    default: return row_dot_p2<8>(w, xp, sc, bi, xsum, G, gs);
+  }
+}
+
 float dot_group(int bits, const uint32_t* w, const float* xp, const float* x, float* scratch, int gs) {
   int W = gs * bits / 32;
   switch (bits) {
@@ -170,6 +198,10 @@ void qmm_single(const float* x, const uint32_t* w, const float* sc, const float*
         for (int m = 0; m < M; ++m) {
           const float* xm = x + int64_t(m) * K;
           const float* xpm = p2 ? xp.data() + size_t(m) * K : nullptr;
+          if (p2) {
+            out[int64_t(m) * N + n] = row_dot(bits, wr, xpm, sr, br, xsum.data() + size_t(m) * G, G, gs);
+            continue;
+          }
           float acc = 0.f;
           for (int g = 0; g < G; ++g) {
             float d = dot_group(bits, wr + int64_t(g) * W, p2 ? xpm + int64_t(g) * gs : nullptr, xm + int64_t(g) * gs,
@@ -184,16 +216,18 @@ void qmm_single(const float* x, const uint32_t* w, const float* sc, const float*
   }
   // Tiles of T rows of w, dequantized into float32 and multiplied with sgemm.
   int rows = transpose ? N : K, cols = transpose ? K : N;
-  const int T = 128;
+  const int T = 512;
   std::vector<float> tile(size_t(std::min(T, rows)) * cols);
   for (int r0 = 0; r0 < rows; r0 += T) {
     int t = std::min(T, rows - r0);
-    parallel_for(t, 8, [&](int64_t a, int64_t b) {
+    // Dequantized on this thread: OpenBLAS's threads spin between calls, and a second pool
+    // fighting them over two cores costs more than the dequantization itself.
+    [&](int64_t a, int64_t b) {
       for (int64_t r = a; r < b; ++r) {
         dequant_row(w + (r0 + r) * wcols, sc + (r0 + r) * G, bi + (r0 + r) * G, cols, gs, bits,
                     tile.data() + r * cols);
       }
-    });
+    }(0, t);
     if (transpose) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, t, K, 1.f, x, K, tile.data(), K, 0.f, out + r0, N);
     } else {
