@@ -2,7 +2,8 @@
 // else cblas). Output rows (batch x output positions) are cut into tiles that bound the scratch;
 // each tile's im2col is split across threads and its GEMM runs on the BLAS library's threads.
 // 16-bit floats compute in float32, float64 in double. Depthwise-style convolutions (one input
-// channel per group) skip the GEMM: each row is a handful of short dot products.
+// channel per group) skip im2col and the GEMM: each output pixel accumulates its taps' input
+// pixels times the tap's weights, vectorized over channels.
 #include "backend/cpu/conv_kernels.h"
 
 #include <cblas.h>
@@ -114,41 +115,82 @@ Geometry make_geometry(const Convolution& cp, const array& x, const array& w, co
   return g;
 }
 
-// Fills `col` for output rows [m0, m0 + mt): row r holds, per group, per tap, that group's
-// input channels: col[r][g][tap][ci] (zeros where the tap reads padding or dilation holes).
+// For output row m (image n, output position p): the element offset of image n, and for each
+// kernel tap the offset of the input pixel it reads within the image (-1: padding or a
+// dilation hole).
+void row_taps(const Geometry& g, int64_t m, int64_t& image_off, std::vector<int64_t>& o, std::vector<int64_t>& k,
+              int64_t* tap_off) {
+  const int D = g.D;
+  int64_t n = m / g.n_pos, pi = m % g.n_pos;
+  image_off = n * g.in_image;
+  for (int d = D - 1; d >= 0; --d) {
+    o[d] = pi % g.O[d];
+    pi /= g.O[d];
+  }
+  std::fill(k.begin(), k.end(), 0);
+  for (int64_t t = 0; t < g.n_taps; ++t) {
+    int64_t off = 0;
+    for (int d = 0; d < D; ++d) {
+      int64_t i = g.tap_in[d][size_t(o[d] * g.K[d] + k[d])];
+      if (i < 0) {
+        off = -1;
+        break;
+      }
+      off += i * g.in_stride[d];
+    }
+    tap_off[t] = off;
+    for (int d = D - 1; d >= 0; --d) {  // next tap (odometer)
+      if (++k[d] < g.K[d]) break;
+      k[d] = 0;
+    }
+  }
+}
+
+// Fills `col` for output rows m0 + [r_begin, r_end): row r holds, per group, per tap, that
+// group's input channels: col[r][g][tap][ci] (zeros where the tap reads padding or holes).
 template <typename C>
 void im2col_rows(const Geometry& g, const C* x, C* col, int64_t m0, int64_t r_begin, int64_t r_end) {
-  const int D = g.D;
-  const int64_t kc = g.n_taps * g.cig, row_len = g.groups * kc;
-  std::vector<int64_t> o(D), k(D);
+  const int64_t kc = g.n_taps * g.cig, row_len = g.groups * kc, cig = g.cig;
+  std::vector<int64_t> o(size_t(g.D)), k(size_t(g.D)), taps(size_t(g.n_taps));
   for (int64_t r = r_begin; r < r_end; ++r) {
-    int64_t m = m0 + r, n = m / g.n_pos, pi = m % g.n_pos;
-    for (int d = D - 1; d >= 0; --d) {
-      o[d] = pi % g.O[d];
-      pi /= g.O[d];
-    }
-    std::fill(k.begin(), k.end(), 0);
+    int64_t image_off;
+    row_taps(g, m0 + r, image_off, o, k, taps.data());
     C* row = col + r * row_len;
-    const C* xn = x + n * g.in_image;
+    const C* xn = x + image_off;
     for (int64_t t = 0; t < g.n_taps; ++t) {
-      int64_t off = 0;
-      bool valid = true;
-      for (int d = 0; d < D; ++d) {
-        int64_t i = g.tap_in[d][size_t(o[d] * g.K[d] + k[d])];
-        if (i < 0) {
-          valid = false;
-          break;
-        }
-        off += i * g.in_stride[d];
-      }
       for (int64_t gi = 0; gi < g.groups; ++gi) {
-        C* dst = row + gi * kc + t * g.cig;
-        if (valid) std::memcpy(dst, xn + off + gi * g.cig, size_t(g.cig) * sizeof(C));
-        else std::memset(dst, 0, size_t(g.cig) * sizeof(C));
+        C* __restrict dst = row + gi * kc + t * cig;
+        if (taps[size_t(t)] >= 0) {
+          const C* __restrict src = xn + taps[size_t(t)] + gi * cig;
+          for (int64_t c = 0; c < cig; ++c) dst[c] = src[c];
+        } else {
+          for (int64_t c = 0; c < cig; ++c) dst[c] = C(0);
+        }
       }
-      for (int d = D - 1; d >= 0; --d) {  // next tap (odometer)
-        if (++k[d] < g.K[d]) break;
-        k[d] = 0;
+    }
+  }
+}
+
+// One input channel per group (depthwise, with channel multiplier cog): per output row, add
+// each valid tap's input pixel times that tap's weights, vectorized over output channels.
+// wt: the weights as [tap][C_out].
+template <typename C>
+void depthwise_rows(const Geometry& g, const C* x, const C* wt, C* y, int64_t m_begin, int64_t m_end) {
+  const int64_t c_out = g.c_out, cog = g.cog;
+  std::vector<int64_t> o(size_t(g.D)), k(size_t(g.D)), taps(size_t(g.n_taps));
+  for (int64_t m = m_begin; m < m_end; ++m) {
+    int64_t image_off;
+    row_taps(g, m, image_off, o, k, taps.data());
+    C* __restrict yr = y + m * c_out;
+    for (int64_t co = 0; co < c_out; ++co) yr[co] = C(0);
+    for (int64_t t = 0; t < g.n_taps; ++t) {
+      if (taps[size_t(t)] < 0) continue;
+      const C* __restrict xp = x + image_off + taps[size_t(t)];
+      const C* __restrict wr = wt + t * c_out;
+      if (cog == 1) {
+        for (int64_t co = 0; co < c_out; ++co) yr[co] += xp[co] * wr[co];
+      } else {
+        for (int64_t co = 0; co < c_out; ++co) yr[co] += xp[co / cog] * wr[co];
       }
     }
   }
@@ -179,21 +221,12 @@ void conv_compute(const Convolution& cp, const Geometry& g, const C* x, const C*
   constexpr int64_t kWork = 1 << 14;
   const int64_t grain = std::max<int64_t>(1, kWork / row_len);
   if (g.cig == 1 && g.groups > 1) {
-    // Depthwise-style: per row, gather the taps and take cog dot products per group.
-    parallel_for(M, grain, [&](int64_t b, int64_t e) {
-      std::vector<C> col(static_cast<size_t>(row_len));
-      for (int64_t m = b; m < e; ++m) {
-        im2col_rows(g, x, col.data(), m, 0, 1);
-        C* yr = y + m * g.c_out;
-        for (int64_t co = 0; co < g.c_out; ++co) {
-          const C* a = col.data() + (co / g.cog) * kc;
-          const C* wr = w + co * kc;
-          C acc = 0;
-          for (int64_t t = 0; t < kc; ++t) acc += a[t] * wr[t];
-          yr[co] = acc;
-        }
-      }
-    });
+    std::vector<C> wt(static_cast<size_t>(g.n_taps * g.c_out));
+    for (int64_t co = 0; co < g.c_out; ++co) {
+      for (int64_t t = 0; t < g.n_taps; ++t) wt[size_t(t * g.c_out + co)] = w[co * g.n_taps + t];
+    }
+    const int64_t dw_grain = std::max<int64_t>(1, kWork / std::max<int64_t>(1, g.n_taps * g.c_out));
+    parallel_for(M, dw_grain, [&](int64_t b, int64_t e) { depthwise_rows(g, x, wt.data(), y, b, e); });
     return;
   }
   // Tiles of output rows; the scratch holds at most ~16 MiB of float32.
