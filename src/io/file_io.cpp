@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -195,7 +197,9 @@ Mapping::Mapping(const char* op, const std::string& path) {
   }
   size_ = uint64_t(st.st_size);
   if (size_ > 0) {
-    void* p = ::mmap(nullptr, size_t(size_), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    // MAP_NORESERVE: a writable private mapping would otherwise be charged in full against the
+    // overcommit limit, and weights larger than RAM + swap could not be mapped at all.
+    void* p = ::mmap(nullptr, size_t(size_), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
     if (p == MAP_FAILED) {
       int e = errno;
       ::close(fd);

@@ -60,6 +60,7 @@ class ByteSource {
   virtual std::string describe(uint64_t pos) const = 0;
   [[noreturn]] void fail(uint64_t pos, const std::string& what) const;
   const char* op() const { return op_; }
+  const std::string& file() const { return file_; }
 
  protected:
   ByteSource(const char* op, std::string file) : op_(op), file_(std::move(file)) {}

@@ -1,0 +1,87 @@
+// Writes seed corpora for the fuzz targets: DIR/npy, DIR/npz and DIR/safetensors get small valid
+// files covering every dtype, 0-d and empty shapes, Fortran order, big-endian data, .npy format
+// versions 1.0-3.0, stored and deflated archives, metadata and misaligned tensors.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tessera/io.h"
+#include "tessera/tessera.h"
+
+using namespace tessera;
+
+namespace {
+
+const std::vector<Dtype> kDtypes = {bool_, uint8,   uint16,  uint32,  uint64,   int8,     int16,
+                                    int32, int64,   float16, float32, float64,  bfloat16, complex64};
+
+array iota(const Shape& shape, Dtype dtype) {
+  size_t n = 1;
+  for (auto d : shape) n *= size_t(d);
+  return astype(reshape(arange(double(n), float32), shape), dtype);
+}
+
+void write_raw(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// A hand-made .npy file: lets the seeds hold what Tessera's own writer never produces.
+std::string npy(int version, const std::string& dict, const std::string& payload) {
+  std::string out = "\x93NUMPY";
+  out += char(version);
+  out += char(0);
+  size_t fixed = out.size() + (version == 1 ? 2 : 4);
+  std::string header = dict;
+  while ((fixed + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  for (size_t b = 0; b < (version == 1 ? 2u : 4u); ++b) out += char((header.size() >> (8 * b)) & 0xFF);
+  return out + header + payload;
+}
+
+std::string safetensors(const std::string& json, const std::string& payload) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = char((uint64_t(json.size()) >> (8 * i)) & 0xFF);
+  return out + json + payload;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
+    return 2;
+  }
+  std::string dir = argv[1];
+  for (const char* sub : {"", "/npy", "/npz", "/safetensors"}) mkdir((dir + sub).c_str(), 0755);
+
+  // .npy
+  for (Dtype dt : kDtypes) save(dir + "/npy/" + dtype_name(dt) + ".npy", iota({2, 3}, dt));
+  save(dir + "/npy/scalar.npy", array(1.5f));
+  save(dir + "/npy/empty.npy", zeros({0, 4}, int16));
+  save(dir + "/npy/fortran.npy", transpose(iota({3, 4, 2}, float32)));
+  std::string be_i32("\0\0\0\1\0\0\0\2\0\0\0\3", 12);
+  write_raw(dir + "/npy/big_endian.npy", npy(1, "{'descr': '>i4', 'fortran_order': False, 'shape': (3,), }", be_i32));
+  write_raw(dir + "/npy/v2.npy", npy(2, "{'descr': '<u2', 'fortran_order': True, 'shape': (2, 2), }", std::string(8, '\1')));
+  write_raw(dir + "/npy/v3.npy", npy(3, "{\"descr\": \"|b1\", \"fortran_order\": False, \"shape\": (2L, 1L)}",
+                                     std::string("\1\0", 2)));
+
+  // .npz
+  savez(dir + "/npz/stored.npz", {{"a", iota({2, 3}, float32)}, {"b", iota({}, int64)}, {"e", zeros({0}, uint8)}});
+  savez(dir + "/npz/deflated.npz", {{"a", iota({4, 4}, float16)}, {"t", transpose(iota({2, 3}, int32))}}, true);
+  savez(dir + "/npz/empty.npz", {});
+
+  // safetensors
+  save_safetensors(dir + "/safetensors/mixed.safetensors",
+                   {{"w", iota({2, 3}, bfloat16)}, {"b", iota({3}, float32)}, {"s", iota({}, int8)}, {"e", zeros({0, 2}, float64)}},
+                   {{"format", "pt"}});
+  std::unordered_map<std::string, array> every;
+  for (Dtype dt : kDtypes) every.emplace(dtype_name(dt), iota({2}, dt));
+  save_safetensors(dir + "/safetensors/dtypes.safetensors", every);
+  write_raw(dir + "/safetensors/misaligned.safetensors",
+            safetensors(R"({"x":{"dtype":"I32","shape":[2],"data_offsets":[1,9]},"__metadata__":{"k":"v"}})",
+                        std::string(9, '\2')));
+  return 0;
+}
