@@ -86,8 +86,10 @@ class array {
   const Shape& shape() const { return desc_->shape; }
   // Negative dims count from the end.
   int shape(int dim) const { return desc_->shape.at(dim < 0 ? dim + int(ndim()) : dim); }
-  const Strides& strides() const { return desc_->strides; }
-  int64_t strides(int dim) const { return desc_->strides.at(dim < 0 ? dim + int(ndim()) : dim); }
+  const Strides& strides() const {
+    return desc_->strides.size() == desc_->shape.size() ? desc_->strides : lazy_strides();
+  }
+  int64_t strides(int dim) const { return strides().at(dim < 0 ? dim + int(ndim()) : dim); }
   Dtype dtype() const { return desc_->dtype; }
 
   void eval();
@@ -200,6 +202,7 @@ class array {
 
   template <typename It>
   void init(It src);
+  const Strides& lazy_strides() const;
 
   struct ArrayDesc {
     Shape shape;

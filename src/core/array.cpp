@@ -30,7 +30,8 @@ array::ArrayDesc::ArrayDesc(Shape shape_, Dtype dtype_, std::shared_ptr<Primitiv
       dtype(dtype_),
       primitive(std::move(primitive_)),
       inputs(std::move(inputs_)) {
-  strides = row_major_strides(shape);
+  // Strides are filled in when the node gets data (or on first request): most graph nodes
+  // never need them before that, and skipping them saves an allocation per op.
 }
 
 // Destroying the head of a long unevaluated chain would recurse once per node; unlink the
@@ -187,6 +188,11 @@ void array::move_shared_buffer(array other) {
   desc_->data_size = other.data_size();
   desc_->data_ptr = other.desc_->data_ptr;
   desc_->status = Status::evaluated;
+}
+
+const Strides& array::lazy_strides() const {
+  if (desc_->strides.size() != desc_->shape.size()) desc_->strides = row_major_strides(desc_->shape);
+  return desc_->strides;
 }
 
 array::ArrayIterator::ArrayIterator(const array& arr, int idx) : arr(arr), idx(idx) {

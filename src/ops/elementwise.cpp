@@ -39,7 +39,7 @@ array binary(const array& a, const array& b, BinaryOp op, Dtype compute, StreamO
   }
   auto p = broadcast_pair(a, b, compute, info.name, s);
   Dtype out = info.bool_output ? bool_ : compute;
-  return make_node<Binary>(p.shape, out, {p.a, p.b}, to_stream(s), op);
+  return make_node<Binary>(std::move(p.shape), out, {std::move(p.a), std::move(p.b)}, to_stream(s), op);
 }
 
 array binary_promoted(const array& a, const array& b, BinaryOp op, StreamOrDevice s) {
