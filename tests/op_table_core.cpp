@@ -178,3 +178,19 @@ OpRegistrar meshgrid_op("meshgrid", [](const std::vector<array>& in, const Json&
 
 }  // namespace
 }  // namespace tessera::testing
+
+namespace tessera::testing {
+namespace {
+
+OpRegistrar copy_op("copy", [](const std::vector<array>& in, const Json&) { return std::vector<array>{copy(in[0])}; });
+OpRegistrar as_strided_op("as_strided", [](const std::vector<array>& in, const Json& p) {
+  Strides st;
+  for (auto& v : p["strides"]) st.push_back(v.get<int64_t>());
+  return std::vector<array>{as_strided(in[0], shape_of(p["shape"]), st, p["offset"].get<size_t>())};
+});
+OpRegistrar view_op("view", [](const std::vector<array>& in, const Json& p) {
+  return std::vector<array>{view(in[0], dtype_from_name(p["dtype"].get<std::string>()))};
+});
+
+}  // namespace
+}  // namespace tessera::testing

@@ -1,6 +1,7 @@
 // Graph evaluation: an iterative depth-first topological sort (no recursion, so chains of
 // millions of nodes are fine), then kernels in order. Each evaluated node drops its inputs at
 // once, so an intermediate's buffer is freed right after its last consumer ran.
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -10,6 +11,7 @@
 #include <optional>
 
 #include "backend/backend.h"
+#include "core/eval_stats.h"
 #include "primitives/primitive.h"
 #include "tessera/ops.h"
 
@@ -30,6 +32,9 @@ std::recursive_mutex& graph_mutex() {
   os << " and no decomposition.";
   throw std::invalid_argument(os.str());
 }
+
+constexpr int kNumDeviceTypes = 3;
+std::atomic<uint64_t> g_kernel_runs[kNumDeviceTypes][num_primitive_kinds];
 
 void run_node(array& a) {
   auto& prim = a.primitive();
@@ -54,6 +59,8 @@ void run_node(array& a) {
   else outputs = a.outputs();
   if (backend.supports(a)) {
     backend.kernel(prim.kind())(prim, a.inputs(), outputs);
+    g_kernel_runs[static_cast<int>(prim.stream().device.type)][static_cast<int>(prim.kind())].fetch_add(
+        1, std::memory_order_relaxed);
   } else {
     std::vector<array> composite = prim.decompose(a.inputs());
     if (composite.empty()) throw_no_kernel(a, backend);
@@ -191,6 +198,10 @@ AsyncWorker& async_worker() {
 std::atomic<bool> g_async_used{false};
 
 }  // namespace
+
+uint64_t kernel_run_count(Device::DeviceType device, PrimitiveKind kind) {
+  return g_kernel_runs[static_cast<int>(device)][static_cast<int>(kind)].load();
+}
 
 void eval(std::vector<array> outputs) {
   if (g_async_used.load(std::memory_order_relaxed)) async_worker().drain();

@@ -373,3 +373,35 @@ def cases(rng):
     k1 = rng.standard_normal((2, 3)).astype(np.float32)
     k2 = rng.standard_normal((3, 2)).astype(np.float32)
     yield Case("kron", "kron", [k1, k2], np.kron(k1, k2), rtol=1e-6, atol=1e-6)
+
+
+def cases_views(rng):
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    yield Case("copy_T", "copy", [Input(x, view="T")], x, rtol=0, atol=0)
+    base = np.arange(12, dtype=np.float32)
+    win = np.lib.stride_tricks.as_strided(base, shape=(5, 4), strides=(8, 4))
+    yield Case("as_strided_windows", "as_strided", [base], win.copy(),
+               params={"shape": [5, 4], "strides": [2, 1], "offset": 0}, rtol=0, atol=0)
+    yield Case("as_strided_offset", "as_strided", [base], base[3:9].reshape(2, 3),
+               params={"shape": [2, 3], "strides": [3, 1], "offset": 3}, rtol=0, atol=0)
+    yield Case("as_strided_out_of_bounds", "as_strided", [base], [],
+               params={"shape": [5, 4], "strides": [3, 1], "offset": 0}, error="invalid_argument")
+    yield Case("as_strided_noncontig_input", "as_strided", [Input(x, view="T")],
+               np.lib.stride_tricks.as_strided(x.copy(), shape=(3, 2), strides=(24, 4)).copy(),
+               params={"shape": [3, 2], "strides": [6, 1], "offset": 0}, rtol=0, atol=0)
+    y = rng.integers(-1000, 1000, size=(3, 8)).astype(np.int32)
+    yield Case("view_int32_as_float32", "view", [y], y.view(np.float32), params={"dtype": "float32"}, rtol=0, atol=0)
+    yield Case("view_int32_as_int16", "view", [y], y.view(np.int16), params={"dtype": "int16"}, rtol=0, atol=0)
+    yield Case("view_uint8_as_int32", "view", [y.view(np.uint8)], y, params={"dtype": "int32"}, rtol=0, atol=0)
+    yield Case("view_T_as_uint16", "view", [Input(y, view="T")], y.view(np.uint16), params={"dtype": "uint16"},
+               rtol=0, atol=0)
+    yield Case("view_bad_size", "view", [np.ones((3, 3), np.int8)], [], params={"dtype": "int32"},
+               error="invalid_argument")
+
+
+_cases_main = cases
+
+
+def cases(rng):  # noqa: F811 - extends the list above
+    yield from _cases_main(rng)
+    yield from cases_views(rng)
