@@ -1,8 +1,244 @@
-// Fused affine-quantization kernels for the CPU. Matrix-vector products unpack one group at a
-// time and dot it with x (threads split the output rows); matrix-matrix products dequantize
-// tiles of w into a float32 scratch and hand each tile to cblas_sgemm. The whole matrix is
-// never dequantized at once.
+// Fused affine-quantization kernels for the CPU. Matrix-vector products (M < 8, transposed w)
+// run Highway SIMD kernels for 2/4/8 bits: 16 packed words (for 4 bits, 128 values) per
+// vector, every field extracted with a shift (and a permute-as-lookup on AVX-512) and FMA'd
+// against x pre-arranged into the order the fields come out; several rows share each x load,
+// scales apply per group and biases through precomputed group sums of x. Threads split the
+// output rows. Matrix-matrix products dequantize tiles of w into a float32 scratch and hand
+// each tile to sgemm. The whole matrix is never dequantized at once.
 #include "backend/cpu/quantized_kernels.h"
+
+#include <cstdint>
+#include <utility>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backend/cpu/quantized_kernels.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace tessera::qkern {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_HAVE_SCALABLE
+// Sizeless vectors cannot live in arrays: no kernels here (callers take the generic path).
+size_t QLanes() { return 0; }
+void QmvPrepare(int, const float*, int64_t, float*) {}
+void QmvRows(int, const uint32_t*, int64_t, const float*, const float*, int, int, const float*, const float*, int,
+             int64_t, float*, int64_t, int64_t, int64_t) {}
+#else
+using DF = hn::ScalableTag<float>;
+using DU = hn::RebindToUnsigned<DF>;
+using DI = hn::RebindToSigned<DF>;
+using VF = hn::Vec<DF>;
+using VU = hn::Vec<DU>;
+
+size_t QLanes() { return hn::Lanes(DF()); }
+
+// Field k (B bits wide) of each lane's word, as a float.
+template <int B, int k>
+HWY_INLINE VF Field(VU w, VF table) {
+  const DF df;
+  const DU du;
+  const DI di;
+  constexpr int sh = k * B;
+  const VU s = hn::ShiftRight<sh>(w);
+  if constexpr (sh + B == 32) {
+    (void)du;
+    (void)table;
+    return hn::ConvertTo(df, hn::BitCast(di, s));
+  } else {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+    // vpermps reads only the low 4 bits of each index: a 16-entry lookup does mask + convert.
+    if constexpr (B <= 4) return VF{_mm512_permutexvar_ps(s.raw, table.raw)};
+#endif
+    (void)table;
+    return hn::ConvertTo(df, hn::BitCast(di, hn::And(s, hn::Set(du, (1u << B) - 1))));
+  }
+}
+
+template <int B, int R, int MM, int k>
+HWY_INLINE void FieldStep(const VU* wv, VF table, const float* xb, int64_t K, int64_t L, VF (*acc)[MM]) {
+  const DF df;
+  VF q[R];
+  for (int r = 0; r < R; ++r) q[r] = Field<B, k>(wv[r], table);
+  for (int m = 0; m < MM; ++m) {
+    const VF xv = hn::LoadU(df, xb + m * K + k * L);
+    for (int r = 0; r < R; ++r) {
+      if constexpr (k == 0) {
+        acc[r][m] = hn::Mul(q[r], xv);
+      } else {
+        acc[r][m] = hn::MulAdd(q[r], xv, acc[r][m]);
+      }
+    }
+  }
+}
+
+template <int B, int R, int MM, int... ks>
+HWY_INLINE void AllFields(std::integer_sequence<int, ks...>, const VU* wv, VF table, const float* xb, int64_t K,
+                          int64_t L, VF (*acc)[MM]) {
+  (FieldStep<B, R, MM, ks>(wv, table, xb, K, L, acc), ...);
+}
+
+// dots[r * MM + m] = sum over groups of scale * (q . x) for R rows of power-of-two-bit words
+// (row stride wcols) against MM permuted x rows (stride K). W: words per group.
+template <int B, int R, int MM>
+HWY_NOINLINE void DotRowsP2(const uint32_t* w, int64_t wcols, const float* sc, int G, int W, const float* xp,
+                            int64_t K, float* dots) {
+  const DF df;
+  const DU du;
+  const DI di;
+  constexpr int F = 32 / B;
+  const int64_t L = int64_t(hn::Lanes(df));
+  const int64_t nblk = wcols / L;
+  const VF table = hn::ConvertTo(df, hn::BitCast(di, hn::And(hn::Iota(du, 0), hn::Set(du, (1u << B) - 1))));
+  const int ng = W >= L ? 1 : int(L / W);
+  VF tot[R][MM];
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MM; ++m) tot[r][m] = hn::Zero(df);
+  for (int64_t b = 0; b < nblk; ++b) {
+    VU wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = hn::LoadU(du, w + r * wcols + b * L);
+    VF acc[R][MM];
+    AllFields<B, R, MM>(std::make_integer_sequence<int, F>(), wv, table, xp + b * F * L, K, L, acc);
+    for (int r = 0; r < R; ++r) {
+      VF sv;
+      if (ng == 1) {
+        sv = hn::Set(df, sc[r * G + (b * L) / W]);
+      } else {
+        const float* s = sc + r * G + b * ng;
+        sv = hn::Set(df, s[ng - 1]);
+        for (int j = ng - 2; j >= 0; --j) sv = hn::IfThenElse(hn::FirstN(df, size_t(j + 1) * W), hn::Set(df, s[j]), sv);
+      }
+      for (int m = 0; m < MM; ++m) tot[r][m] = hn::MulAdd(acc[r][m], sv, tot[r][m]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MM; ++m) dots[r * MM + m] = hn::GetLane(hn::SumOfLanes(df, tot[r][m]));
+}
+
+// 8 bits: bytes are the values in order, so x needs no permutation. gs % Lanes == 0.
+template <int R, int MM>
+HWY_NOINLINE void DotRows8(const uint32_t* w, int64_t wcols, const float* sc, int G, int gs, const float* x,
+                           int64_t K, float* dots) {
+  const DF df;
+  const DU du;
+  const DI di;
+  const hn::Rebind<uint8_t, DF> d8;
+  const int64_t L = int64_t(hn::Lanes(df));
+  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(w);
+  const int64_t bstride = wcols * 4;
+  VF tot[R][MM];
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MM; ++m) tot[r][m] = hn::Zero(df);
+  for (int g = 0; g < G; ++g) {
+    VF acc[R][MM];
+    for (int r = 0; r < R; ++r)
+      for (int m = 0; m < MM; ++m) acc[r][m] = hn::Zero(df);
+    for (int64_t off = int64_t(g) * gs; off < int64_t(g + 1) * gs; off += L) {
+      VF q[R];
+      for (int r = 0; r < R; ++r)
+        q[r] = hn::ConvertTo(df, hn::BitCast(di, hn::PromoteTo(du, hn::LoadU(d8, bytes + r * bstride + off))));
+      for (int m = 0; m < MM; ++m) {
+        const VF xv = hn::LoadU(df, x + m * K + off);
+        for (int r = 0; r < R; ++r) acc[r][m] = hn::MulAdd(q[r], xv, acc[r][m]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const VF sv = hn::Set(df, sc[r * G + g]);
+      for (int m = 0; m < MM; ++m) tot[r][m] = hn::MulAdd(acc[r][m], sv, tot[r][m]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MM; ++m) dots[r * MM + m] = hn::GetLane(hn::SumOfLanes(df, tot[r][m]));
+}
+
+template <int R, int MM>
+HWY_INLINE void DotRows(int bits, const uint32_t* w, int64_t wcols, const float* sc, int G, int gs, const float* xp,
+                        int64_t K, float* dots) {
+  const int W = gs * bits / 32;
+  switch (bits) {
+    case 2: return DotRowsP2<2, R, MM>(w, wcols, sc, G, W, xp, K, dots);
+    case 4: return DotRowsP2<4, R, MM>(w, wcols, sc, G, W, xp, K, dots);
+    default: return DotRows8<R, MM>(w, wcols, sc, G, gs, xp, K, dots);
+  }
+}
+
+// sum_g a[g] * b[g]
+HWY_INLINE float DotShort(const float* a, const float* b, int n) {
+  const DF df;
+  const int L = int(hn::Lanes(df));
+  VF acc = hn::Zero(df);
+  int i = 0;
+  for (; i + L <= n; i += L) acc = hn::MulAdd(hn::LoadU(df, a + i), hn::LoadU(df, b + i), acc);
+  float s = hn::GetLane(hn::SumOfLanes(df, acc));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+template <int R, int MM>
+HWY_INLINE void RowsChunk(int bits, const uint32_t* w, int64_t wcols, const float* sc, const float* bi, int G, int gs,
+                          const float* xp, const float* xsum, int m0, int64_t K, float* out, int64_t N, int64_t n) {
+  float dots[R * MM];
+  DotRows<R, MM>(bits, w + n * wcols, wcols, sc + n * G, G, gs, xp + m0 * K, K, dots);
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MM; ++m)
+      out[(m0 + m) * N + n + r] = dots[r * MM + m] + DotShort(bi + (n + r) * G, xsum + (m0 + m) * G, G);
+}
+
+template <int MM>
+HWY_INLINE void RowsM(int bits, const uint32_t* w, int64_t wcols, const float* sc, const float* bi, int G, int gs,
+                      const float* xp, const float* xsum, int m0, int64_t K, float* out, int64_t N, int64_t n0,
+                      int64_t n1) {
+  constexpr int R = MM == 1 ? 4 : MM == 2 ? 2 : 1;
+  int64_t n = n0;
+  for (; n + R <= n1; n += R) RowsChunk<R, MM>(bits, w, wcols, sc, bi, G, gs, xp, xsum, m0, K, out, N, n);
+  for (; n < n1; ++n) RowsChunk<1, MM>(bits, w, wcols, sc, bi, G, gs, xp, xsum, m0, K, out, N, n);
+}
+
+// Rows [n0, n1) of out[M, N] = x @ dequantize(w).T for bits 2/4/8; xp from QmvPrepare (bits
+// 2/4) or x itself (8), xsum[m * G + g] the group sums of x.
+void QmvRows(int bits, const uint32_t* w, int64_t wcols, const float* sc, const float* bi, int G, int gs,
+             const float* xp, const float* xsum, int M, int64_t K, float* out, int64_t N, int64_t n0, int64_t n1) {
+  int m0 = 0;
+  for (; m0 + 4 <= M; m0 += 4) RowsM<4>(bits, w, wcols, sc, bi, G, gs, xp, xsum, m0, K, out, N, n0, n1);
+  switch (M - m0) {
+    case 3: return RowsM<3>(bits, w, wcols, sc, bi, G, gs, xp, xsum, m0, K, out, N, n0, n1);
+    case 2: return RowsM<2>(bits, w, wcols, sc, bi, G, gs, xp, xsum, m0, K, out, N, n0, n1);
+    case 1: return RowsM<1>(bits, w, wcols, sc, bi, G, gs, xp, xsum, m0, K, out, N, n0, n1);
+    default: return;
+  }
+}
+
+// One x row into field order: xp[b*F*L + k*L + i] = x[(b*L + i)*F + k] (F fields per word).
+void QmvPrepare(int bits, const float* x, int64_t K, float* xp) {
+  const int64_t L = int64_t(hn::Lanes(DF()));
+  const int64_t F = 32 / bits;
+  for (int64_t b = 0; b < K / (F * L); ++b)
+    for (int64_t k = 0; k < F; ++k)
+      for (int64_t i = 0; i < L; ++i) xp[(b * F + k) * L + i] = x[(b * L + i) * F + k];
+}
+#endif  // HWY_HAVE_SCALABLE
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tessera::qkern
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace tessera::qkern {
+HWY_EXPORT(QLanes);
+HWY_EXPORT(QmvPrepare);
+HWY_EXPORT(QmvRows);
+}  // namespace tessera::qkern
+
+namespace tessera::qkern {
+size_t qlanes() { return HWY_DYNAMIC_DISPATCH(QLanes)(); }
+void qmv_prepare(int bits, const float* x, int64_t K, float* xp) { HWY_DYNAMIC_DISPATCH(QmvPrepare)(bits, x, K, xp); }
+void qmv_rows(int bits, const uint32_t* w, int64_t wcols, const float* sc, const float* bi, int G, int gs,
+              const float* xp, const float* xsum, int M, int64_t K, float* out, int64_t N, int64_t n0, int64_t n1) {
+  HWY_DYNAMIC_DISPATCH(QmvRows)(bits, w, wcols, sc, bi, G, gs, xp, xsum, M, K, out, N, n0, n1);
+}
+}  // namespace tessera::qkern
 
 #include <cblas.h>
 #ifdef TESSERA_HAVE_DNNL
@@ -47,6 +283,13 @@ std::vector<float> to_f32(const array& a) {
     copy_convert(c.raw_data(), a.dtype(), v.data(), float32, a.size());
   }
   return v;
+}
+
+// Row-contiguous float32 data of a: a view when it already is, else converted into tmp.
+const float* f32_view(const array& a, std::vector<float>& tmp) {
+  if (a.dtype() == float32 && is_row_contiguous(a)) return a.data<float>();
+  tmp = to_f32(a);
+  return tmp.data();
 }
 
 // Row-contiguous uint32 words (a view when already so).
@@ -186,24 +429,45 @@ void qmm_single(const float* x, const uint32_t* w, const float* sc, const float*
   int64_t wcols = int64_t(transpose ? K : N) * bits / 32;
   if (transpose && M < 8) {
     // Matrix-vector: per-row x group sums and (for power-of-two bits) the permuted x.
-    bool p2 = 32 % bits == 0;
-    int epw = 32 / bits, W = gs * bits / 32;
-    std::vector<float> xsum(size_t(M) * G), xp(p2 ? size_t(M) * K : 0);
-    for (int m = 0; m < M; ++m) {
-      const float* xm = x + int64_t(m) * K;
+    const int64_t L = int64_t(qkern::qlanes());
+    const int W = gs * bits / 32;
+    bool simd = L > 0 && (bits == 8 ? gs % L == 0 && K % L == 0
+                                    : (bits == 2 || bits == 4) && wcols % L == 0 && (W % L == 0 || L % W == 0));
+    std::vector<float> xsum(size_t(M) * G);
+    for (int m = 0; m < M; ++m)
       for (int g = 0; g < G; ++g) {
+        const float* xg = x + int64_t(m) * K + int64_t(g) * gs;
         float t = 0.f;
-        for (int j = 0; j < gs; ++j) t += xm[g * gs + j];
+        for (int j = 0; j < gs; ++j) t += xg[j];
         xsum[size_t(m) * G + g] = t;
-        if (p2) {
+      }
+    int64_t grain = std::min<int64_t>(256, std::max<int64_t>(16, int64_t(1 << 20) / std::max<int64_t>(1, int64_t(K) * M)));
+    if (simd) {
+      std::vector<float> xp;
+      const float* xin = x;
+      if (bits != 8) {
+        xp.resize(size_t(M) * K);
+        for (int m = 0; m < M; ++m) qkern::qmv_prepare(bits, x + int64_t(m) * K, K, xp.data() + size_t(m) * K);
+        xin = xp.data();
+      }
+      parallel_for(N, grain, [&](int64_t n0, int64_t n1) {
+        qkern::qmv_rows(bits, w, wcols, sc, bi, G, gs, xin, xsum.data(), M, K, out, N, n0, n1);
+      });
+      return;
+    }
+    bool p2 = 32 % bits == 0;
+    int epw = 32 / bits;
+    std::vector<float> xp(p2 ? size_t(M) * K : 0);
+    if (p2) {
+      for (int m = 0; m < M; ++m)
+        for (int g = 0; g < G; ++g) {
+          const float* xm = x + int64_t(m) * K;
           float* d = xp.data() + size_t(m) * K + size_t(g) * gs;
           for (int i = 0; i < W; ++i)
             for (int k = 0; k < epw; ++k) d[k * W + i] = xm[g * gs + i * epw + k];
         }
-      }
     }
-    int64_t grain = std::max<int64_t>(16, int64_t(1 << 20) / std::max<int64_t>(1, int64_t(K) * M));
-    parallel_for(N, std::min<int64_t>(grain, 256), [&](int64_t n0, int64_t n1) {
+    parallel_for(N, grain, [&](int64_t n0, int64_t n1) {
       std::vector<float> scratch(gs);
       for (int64_t n = n0; n < n1; ++n) {
         const uint32_t* wr = w + n * wcols;
@@ -323,15 +587,25 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
   array& o = out[0];
   int M = o.shape(-2), N = o.shape(-1), K = in[0].shape(-1);
   int64_t B = (int64_t(M) * N) ? int64_t(o.size()) / (int64_t(M) * N) : 0;
-  std::vector<float> x = to_f32(in[0]), sc = to_f32(in[2]), bi = to_f32(in[3]);
+  std::vector<float> xt, st, bt, res;
+  const float* x = f32_view(in[0], xt);
+  const float* sc = f32_view(in[2], st);
+  const float* bi = f32_view(in[3], bt);
   Words w = contiguous_words(in[1]);
-  std::vector<float> res(o.size());
+  float* dst;
+  if (o.dtype() == float32) {
+    o.set_data(allocator::malloc(o.nbytes()));
+    dst = o.data<float>();
+  } else {
+    res.resize(o.size());
+    dst = res.data();
+  }
   int64_t wsz = int64_t(in[1].shape(-2)) * in[1].shape(-1), ssz = int64_t(in[2].shape(-2)) * in[2].shape(-1);
   for (int64_t b = 0; b < B; ++b) {
-    qmm_single(x.data() + b * M * K, w.ptr + b * wsz, sc.data() + b * ssz, bi.data() + b * ssz,
-               res.data() + b * M * N, M, N, K, q.group_size(), q.bits(), q.transpose());
+    qmm_single(x + b * M * K, w.ptr + b * wsz, sc + b * ssz, bi + b * ssz, dst + b * M * N, M, N, K,
+               q.group_size(), q.bits(), q.transpose());
   }
-  finish(res, o);
+  if (o.dtype() != float32) finish(res, o);
 }
 
 void cpu_gather_qmm(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
@@ -358,3 +632,5 @@ void cpu_gather_qmm(const Primitive& p, const std::vector<array>& in, std::vecto
 }
 
 }  // namespace tessera
+
+#endif  // HWY_ONCE
