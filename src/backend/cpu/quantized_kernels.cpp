@@ -57,7 +57,7 @@ HWY_INLINE VF Field(VU w, VF table) {
   }
 }
 
-template <int B, int R, int MM, int k>
+template <int B, int R, int MM, bool First, int k>
 HWY_INLINE void FieldStep(const VU* wv, VF table, const float* xb, int64_t K, int64_t L, VF (*acc)[MM]) {
   const DF df;
   VF q[R];
@@ -65,7 +65,7 @@ HWY_INLINE void FieldStep(const VU* wv, VF table, const float* xb, int64_t K, in
   for (int m = 0; m < MM; ++m) {
     const VF xv = hn::LoadU(df, xb + m * K + k * L);
     for (int r = 0; r < R; ++r) {
-      if constexpr (k == 0) {
+      if constexpr (First && k == 0) {
         acc[r][m] = hn::Mul(q[r], xv);
       } else {
         acc[r][m] = hn::MulAdd(q[r], xv, acc[r][m]);
@@ -74,15 +74,20 @@ HWY_INLINE void FieldStep(const VU* wv, VF table, const float* xb, int64_t K, in
   }
 }
 
-template <int B, int R, int MM, int... ks>
-HWY_INLINE void AllFields(std::integer_sequence<int, ks...>, const VU* wv, VF table, const float* xb, int64_t K,
-                          int64_t L, VF (*acc)[MM]) {
-  (FieldStep<B, R, MM, ks>(wv, table, xb, K, L, acc), ...);
+// acc[r][m] (+)= sum over the F fields of one block of L words per row.
+template <int B, int R, int MM, bool First, int... ks>
+HWY_INLINE void AllFields(std::integer_sequence<int, ks...>, const uint32_t* w, int64_t wcols, VF table,
+                          const float* xb, int64_t K, int64_t L, VF (*acc)[MM]) {
+  const DU du;
+  VU wv[R];
+  for (int r = 0; r < R; ++r) wv[r] = hn::LoadU(du, w + r * wcols);
+  (FieldStep<B, R, MM, First, ks>(wv, table, xb, K, L, acc), ...);
 }
 
 // dots[r * MM + m] = sum over groups of scale * (q . x) for R rows of power-of-two-bit words
-// (row stride wcols) against MM permuted x rows (stride K). W: words per group.
-template <int B, int R, int MM>
+// (row stride wcols) against MM field-ordered x rows (stride K). NG groups per vector of
+// words (NG == 1: W, the words per group, is a multiple of the lanes).
+template <int B, int R, int MM, int NG>
 HWY_NOINLINE void DotRowsP2(const uint32_t* w, int64_t wcols, const float* sc, int G, int W, const float* xp,
                             int64_t K, float* dots) {
   const DF df;
@@ -90,31 +95,54 @@ HWY_NOINLINE void DotRowsP2(const uint32_t* w, int64_t wcols, const float* sc, i
   const DI di;
   constexpr int F = 32 / B;
   const int64_t L = int64_t(hn::Lanes(df));
-  const int64_t nblk = wcols / L;
   const VF table = hn::ConvertTo(df, hn::BitCast(di, hn::And(hn::Iota(du, 0), hn::Set(du, (1u << B) - 1))));
-  const int ng = W >= L ? 1 : int(L / W);
   VF tot[R][MM];
   for (int r = 0; r < R; ++r)
     for (int m = 0; m < MM; ++m) tot[r][m] = hn::Zero(df);
-  for (int64_t b = 0; b < nblk; ++b) {
-    VU wv[R];
-    for (int r = 0; r < R; ++r) wv[r] = hn::LoadU(du, w + r * wcols + b * L);
-    VF acc[R][MM];
-    AllFields<B, R, MM>(std::make_integer_sequence<int, F>(), wv, table, xp + b * F * L, K, L, acc);
-    for (int r = 0; r < R; ++r) {
-      VF sv;
-      if (ng == 1) {
-        sv = hn::Set(df, sc[r * G + (b * L) / W]);
-      } else {
-        const float* s = sc + r * G + b * ng;
-        sv = hn::Set(df, s[ng - 1]);
-        for (int j = ng - 2; j >= 0; --j) sv = hn::IfThenElse(hn::FirstN(df, size_t(j + 1) * W), hn::Set(df, s[j]), sv);
+  if constexpr (NG == 1) {
+    const int64_t bpg = W / L;
+    for (int g = 0; g < G; ++g) {
+      VF acc[R][MM];
+      AllFields<B, R, MM, true>(std::make_integer_sequence<int, F>(), w + g * W, wcols, table, xp + g * W * F, K, L,
+                                acc);
+      for (int64_t bb = 1; bb < bpg; ++bb) {
+        AllFields<B, R, MM, false>(std::make_integer_sequence<int, F>(), w + g * W + bb * L, wcols, table,
+                                   xp + (g * W + bb * L) * F, K, L, acc);
       }
-      for (int m = 0; m < MM; ++m) tot[r][m] = hn::MulAdd(acc[r][m], sv, tot[r][m]);
+      for (int r = 0; r < R; ++r) {
+        const VF sv = hn::Set(df, sc[r * G + g]);
+        for (int m = 0; m < MM; ++m) tot[r][m] = hn::MulAdd(acc[r][m], sv, tot[r][m]);
+      }
+    }
+  } else {
+    const int64_t nblk = wcols / L;
+    const int64_t wg = L / NG;  // words per group
+    for (int64_t b = 0; b < nblk; ++b) {
+      VF acc[R][MM];
+      AllFields<B, R, MM, true>(std::make_integer_sequence<int, F>(), w + b * L, wcols, table, xp + b * L * F, K, L,
+                                acc);
+      for (int r = 0; r < R; ++r) {
+        const float* s = sc + r * G + b * NG;
+        VF sv = hn::Set(df, s[NG - 1]);
+        for (int j = NG - 2; j >= 0; --j) sv = hn::IfThenElse(hn::FirstN(df, size_t((j + 1) * wg)), hn::Set(df, s[j]), sv);
+        for (int m = 0; m < MM; ++m) tot[r][m] = hn::MulAdd(acc[r][m], sv, tot[r][m]);
+      }
     }
   }
   for (int r = 0; r < R; ++r)
     for (int m = 0; m < MM; ++m) dots[r * MM + m] = hn::GetLane(hn::SumOfLanes(df, tot[r][m]));
+}
+
+template <int B, int R, int MM>
+HWY_INLINE void DotRowsP2Any(const uint32_t* w, int64_t wcols, const float* sc, int G, int W, const float* xp,
+                             int64_t K, float* dots) {
+  const int64_t L = int64_t(hn::Lanes(DF()));
+  if (W >= L) return DotRowsP2<B, R, MM, 1>(w, wcols, sc, G, W, xp, K, dots);
+  switch (L / W) {
+    case 2: return DotRowsP2<B, R, MM, 2>(w, wcols, sc, G, W, xp, K, dots);
+    case 4: return DotRowsP2<B, R, MM, 4>(w, wcols, sc, G, W, xp, K, dots);
+    default: return DotRowsP2<B, R, MM, 8>(w, wcols, sc, G, W, xp, K, dots);
+  }
 }
 
 // 8 bits: bytes are the values in order, so x needs no permutation. gs % Lanes == 0.
@@ -158,8 +186,8 @@ HWY_INLINE void DotRows(int bits, const uint32_t* w, int64_t wcols, const float*
                         int64_t K, float* dots) {
   const int W = gs * bits / 32;
   switch (bits) {
-    case 2: return DotRowsP2<2, R, MM>(w, wcols, sc, G, W, xp, K, dots);
-    case 4: return DotRowsP2<4, R, MM>(w, wcols, sc, G, W, xp, K, dots);
+    case 2: return DotRowsP2Any<2, R, MM>(w, wcols, sc, G, W, xp, K, dots);
+    case 4: return DotRowsP2Any<4, R, MM>(w, wcols, sc, G, W, xp, K, dots);
     default: return DotRows8<R, MM>(w, wcols, sc, G, gs, xp, K, dots);
   }
 }
@@ -432,7 +460,7 @@ void qmm_single(const float* x, const uint32_t* w, const float* sc, const float*
     const int64_t L = int64_t(qkern::qlanes());
     const int W = gs * bits / 32;
     bool simd = L > 0 && (bits == 8 ? gs % L == 0 && K % L == 0
-                                    : (bits == 2 || bits == 4) && wcols % L == 0 && (W % L == 0 || L % W == 0));
+                                    : (bits == 2 || bits == 4) && wcols % L == 0 && (W % L == 0 || (L % W == 0 && L / W <= 8)));
     std::vector<float> xsum(size_t(M) * G);
     for (int m = 0; m < M; ++m)
       for (int g = 0; g < G; ++g) {
