@@ -232,16 +232,23 @@ void conv_compute(const Convolution& cp, const Geometry& g, const C* x, const C*
   // Tiles of output rows; the scratch holds at most ~16 MiB of float32.
   constexpr int64_t kScratch = int64_t(1) << 22;
   const int64_t tile = std::clamp<int64_t>(kScratch / row_len, 1, M);
-  std::vector<C> col(static_cast<size_t>(tile * row_len));
+  // From the library's allocator: its cache hands back warm pages (a fresh 16 MiB vector would
+  // be zeroed and faulted in on every call).
+  struct Scratch {
+    allocator::Buffer buf;
+    explicit Scratch(size_t bytes) : buf(allocator::malloc(bytes)) {}
+    ~Scratch() { allocator::free(buf); }
+  } scratch(size_t(tile * row_len) * sizeof(C));
+  C* col = static_cast<C*>(scratch.buf.raw_ptr());
   for (int64_t m0 = 0; m0 < M; m0 += tile) {
     const int64_t mt = std::min(tile, M - m0);
     if (mt * row_len >= 2 * kWork) {
-      parallel_for(mt, grain, [&](int64_t b, int64_t e) { im2col_rows(g, x, col.data(), m0, b, e); });
+      parallel_for(mt, grain, [&](int64_t b, int64_t e) { im2col_rows(g, x, col, m0, b, e); });
     } else {
-      im2col_rows(g, x, col.data(), m0, 0, mt);
+      im2col_rows(g, x, col, m0, 0, mt);
     }
     for (int64_t gi = 0; gi < g.groups; ++gi) {
-      gemm_nt(mt, g.cog, kc, col.data() + gi * kc, row_len, w + gi * g.cog * kc, kc, y + m0 * g.c_out + gi * g.cog,
+      gemm_nt(mt, g.cog, kc, col + gi * kc, row_len, w + gi * g.cog * kc, kc, y + m0 * g.c_out + gi * g.cog,
               g.c_out);
     }
   }
