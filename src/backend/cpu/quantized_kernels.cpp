@@ -24,6 +24,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 // Sizeless vectors cannot live in arrays: no kernels here (callers take the generic path).
 size_t QLanes() { return 0; }
 void QmvPrepare(int, const float*, int64_t, float*) {}
+void DequantRow(int, const uint32_t*, const float*, const float*, int64_t, int, float*) {}
 void QmvRows(int, const uint32_t*, int64_t, const float*, const float*, int, int, const float*, const float*, int,
              int64_t, float*, int64_t, int64_t, int64_t) {}
 #else
@@ -238,6 +239,40 @@ void QmvRows(int bits, const uint32_t* w, int64_t wcols, const float* sc, const 
   }
 }
 
+// One row of cols values (bits 2/4/8, gs % Lanes == 0, cols % (32/bits * Lanes) == 0):
+// out = scale * q + bias in natural order. Each output vector takes its words with a lane
+// permute and its fields with a per-lane shift.
+template <int B>
+HWY_INLINE void DequantRowT(const uint32_t* w, const float* sc, const float* bi, int64_t cols, int gs, float* out) {
+  const DF df;
+  const DU du;
+  const DI di;
+  constexpr int F = 32 / B;
+  const int64_t L = int64_t(hn::Lanes(df));
+  const VU iota = hn::Iota(du, 0);
+  const VU shifts = hn::Mul(hn::And(iota, hn::Set(du, F - 1)), hn::Set(du, B));
+  const VU lane_word = hn::ShiftRight<(B == 2 ? 4 : B == 4 ? 3 : 2)>(iota);
+  const VU mask = hn::Set(du, (1u << B) - 1);
+  for (int64_t b = 0; b < cols / (F * L); ++b) {
+    const VU wv = hn::LoadU(du, w + b * L);
+    for (int c = 0; c < F; ++c) {
+      const int64_t j = (b * F + c) * L;
+      const VU words = hn::TableLookupLanes(wv, hn::IndicesFromVec(du, hn::Add(lane_word, hn::Set(du, uint32_t(c * L / F)))));
+      const VF q = hn::ConvertTo(df, hn::BitCast(di, hn::And(hn::Shr(words, shifts), mask)));
+      const int64_t g = j / gs;
+      hn::StoreU(hn::MulAdd(q, hn::Set(df, sc[g]), hn::Set(df, bi[g])), df, out + j);
+    }
+  }
+}
+
+void DequantRow(int bits, const uint32_t* w, const float* sc, const float* bi, int64_t cols, int gs, float* out) {
+  switch (bits) {
+    case 2: return DequantRowT<2>(w, sc, bi, cols, gs, out);
+    case 4: return DequantRowT<4>(w, sc, bi, cols, gs, out);
+    default: return DequantRowT<8>(w, sc, bi, cols, gs, out);
+  }
+}
+
 // One x row into field order: xp[b*F*L + k*L + i] = x[(b*L + i)*F + k] (F fields per word).
 void QmvPrepare(int bits, const float* x, int64_t K, float* xp) {
   const int64_t L = int64_t(hn::Lanes(DF()));
@@ -257,6 +292,16 @@ namespace tessera::qkern {
 HWY_EXPORT(QLanes);
 HWY_EXPORT(QmvPrepare);
 HWY_EXPORT(QmvRows);
+HWY_EXPORT(DequantRow);
+// Whether dequant_row_simd handles rows of `cols` values.
+bool dequant_simd_ok(int bits, int gs, int64_t cols) {
+  int64_t L = int64_t(HWY_DYNAMIC_DISPATCH(QLanes)());
+  return L > 0 && (bits == 2 || bits == 4 || bits == 8) && gs % L == 0 && cols % (int64_t(32 / bits) * L) == 0;
+}
+void dequant_row_simd(int bits, const uint32_t* w, const float* sc, const float* bi, int64_t cols, int gs,
+                      float* out) {
+  HWY_DYNAMIC_DISPATCH(DequantRow)(bits, w, sc, bi, cols, gs, out);
+}
 }  // namespace tessera::qkern
 
 namespace tessera::qkern {
@@ -275,6 +320,7 @@ void qmv_rows(int bits, const uint32_t* w, int64_t wcols, const float* sc, const
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -365,6 +411,7 @@ void unpack_bits(int bits, const uint32_t* w, int n, float* q) {
 
 // Dequantizes one row of `cols` values.
 void dequant_row(const uint32_t* w, const float* sc, const float* bi, int cols, int gs, int bits, float* out) {
+  if (qkern::dequant_simd_ok(bits, gs, cols)) return qkern::dequant_row_simd(bits, w, sc, bi, cols, gs, out);
   int wpg = gs * bits / 32;
   for (int g = 0; g < cols / gs; ++g) {
     float* o = out + int64_t(g) * gs;
@@ -522,7 +569,7 @@ void qmm_single(const float* x, const uint32_t* w, const float* sc, const float*
   }
   // Tiles of T rows of w, dequantized into float32 and multiplied with sgemm.
   int rows = transpose ? N : K, cols = transpose ? K : N;
-  const int T = 512;
+  const int T = 1024;
   std::vector<float> tile(size_t(std::min(T, rows)) * cols);
   for (int r0 = 0; r0 < rows; r0 += T) {
     int t = std::min(T, rows - r0);
