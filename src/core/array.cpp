@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "core/convert.h"
+#include "core/node_pool.h"
 #include "primitives/primitive.h"
 #include "tessera/ops.h"
 
@@ -82,7 +83,8 @@ array::array(void* data, Shape shape, Dtype dtype, const std::function<void(void
 }
 
 array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive, std::vector<array> inputs)
-    : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype, std::move(primitive), std::move(inputs))) {}
+    : desc_(std::allocate_shared<ArrayDesc>(node_pool::Allocator<ArrayDesc>{}, std::move(shape), dtype,
+                                            std::move(primitive), std::move(inputs))) {}
 
 std::vector<array> array::make_arrays(std::vector<Shape> shapes, const std::vector<Dtype>& dtypes,
                                       const std::shared_ptr<Primitive>& primitive,
@@ -143,7 +145,7 @@ void array::eval() {
 }
 
 void array::set_data(allocator::Buffer buffer, Deleter d) {
-  desc_->data = std::make_shared<Data>(buffer, std::move(d), nbytes());
+  desc_->data = std::allocate_shared<Data>(node_pool::Allocator<Data>{}, buffer, std::move(d), nbytes());
   desc_->data_ptr = buffer.raw_ptr();
   desc_->data_size = size();
   desc_->flags = Flags{true, true, true};

@@ -13,11 +13,20 @@ Device& default_device_ref() {
   return d;
 }
 
+// Default streams are read by every op, so they live in atomics (packed stream index and
+// device) rather than behind a lock.
+uint64_t pack(const Stream& s) {
+  return (uint64_t(uint32_t(s.index)) << 32) | (uint64_t(s.device.type) << 24) | uint64_t(uint32_t(s.device.index) & 0xffffff);
+}
+Stream unpack(uint64_t v) {
+  return Stream(int(uint32_t(v >> 32)), Device(static_cast<Device::DeviceType>((v >> 24) & 0xff), int(v & 0xffffff)));
+}
+
 struct StreamState {
   std::mutex mu;
   int next_index = 2;
-  Stream cpu_default{0, Device(Device::cpu)};
-  Stream ref_default{1, Device(Device::reference)};
+  std::atomic<uint64_t> cpu_default{pack(Stream(0, Device(Device::cpu)))};
+  std::atomic<uint64_t> ref_default{pack(Stream(1, Device(Device::reference)))};
 };
 
 StreamState& streams() {
@@ -59,18 +68,18 @@ std::ostream& operator<<(std::ostream& os, const Device& d) {
 }
 
 Stream default_stream(Device d) {
-  check_device(d);
   auto& st = streams();
-  std::lock_guard<std::mutex> l(st.mu);
-  return d.type == Device::reference ? st.ref_default : st.cpu_default;
+  if (d.type == Device::cpu) return unpack(st.cpu_default.load(std::memory_order_relaxed));
+  if (d.type == Device::reference) return unpack(st.ref_default.load(std::memory_order_relaxed));
+  check_device(d);
+  return unpack(st.cpu_default.load());
 }
 
 void set_default_stream(Stream s) {
   check_device(s.device);
   auto& st = streams();
-  std::lock_guard<std::mutex> l(st.mu);
-  if (s.device.type == Device::reference) st.ref_default = s;
-  else st.cpu_default = s;
+  if (s.device.type == Device::reference) st.ref_default.store(pack(s));
+  else st.cpu_default.store(pack(s));
 }
 
 Stream new_stream(Device d) {

@@ -37,9 +37,22 @@ array binary(const array& a, const array& b, BinaryOp op, Dtype compute, StreamO
     throw_invalid(info.name, "Unsupported dtype ", dtype_name(compute), " (inputs ", dtype_name(a.dtype()), " and ",
                   dtype_name(b.dtype()), ").");
   }
-  auto p = broadcast_pair(a, b, compute, info.name, s);
   Dtype out = info.bool_output ? bool_ : compute;
-  return make_node<Binary>(std::move(p.shape), out, {std::move(p.a), std::move(p.b)}, to_stream(s), op);
+  std::vector<array> inputs;
+  inputs.reserve(2);
+  Shape shape;
+  if (a.shape() == b.shape() && a.dtype() == compute && b.dtype() == compute) {
+    // The common case: no casts or broadcasts, so no intermediate array copies.
+    shape = a.shape();
+    inputs.push_back(a);
+    inputs.push_back(b);
+  } else {
+    auto p = broadcast_pair(a, b, compute, info.name, s);
+    shape = std::move(p.shape);
+    inputs.push_back(std::move(p.a));
+    inputs.push_back(std::move(p.b));
+  }
+  return make_node<Binary>(std::move(shape), out, std::move(inputs), to_stream(s), op);
 }
 
 array binary_promoted(const array& a, const array& b, BinaryOp op, StreamOrDevice s) {

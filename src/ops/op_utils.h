@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/node_pool.h"
 #include "primitives/primitive.h"
 #include "tessera/ops.h"
 
@@ -44,7 +45,8 @@ Dtype at_least_float(Dtype d);
 // Makes a graph node for a single-output primitive.
 template <typename P, typename... Args>
 array make_node(Shape shape, Dtype dtype, std::vector<array> inputs, Stream s, Args&&... args) {
-  return array(std::move(shape), dtype, std::make_shared<P>(s, std::forward<Args>(args)...), std::move(inputs));
+  return array(std::move(shape), dtype, std::allocate_shared<P>(node_pool::Allocator<P>{}, s, std::forward<Args>(args)...),
+               std::move(inputs));
 }
 
 }  // namespace tessera
