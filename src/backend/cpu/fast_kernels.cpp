@@ -2,6 +2,7 @@
 // widened to float32 per row; float64 computes in double.
 #include "backend/cpu/fast_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -12,6 +13,7 @@
 #include "core/dispatch.h"
 #include "core/thread_pool.h"
 #include "primitives/fast.h"
+#include "tessera/ops.h"
 
 namespace tessera {
 
@@ -82,6 +84,10 @@ void softmax_row_scalar(const C* in, C* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] *= inv;
 }
 
+// Outputs this large (bytes) are written with streaming stores: they exceed the caches, so
+// keeping them would only evict the inputs, and skipping the read-for-ownership saves traffic.
+inline bool stream_output(const array& o) { return o.nbytes() >= (size_t(4) << 20); }
+
 }  // namespace
 
 void cpu_softmax(const Primitive&, const std::vector<array>& in, std::vector<array>& out) {
@@ -92,20 +98,23 @@ void cpu_softmax(const Primitive&, const std::vector<array>& in, std::vector<arr
   int64_t n = x.shape(-1), rows = int64_t(x.size()) / n;
   dispatch_float(x.dtype(), "softmax", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    using C = calc_t<T>;
     const T* src = x.data<T>();
     T* dst = o.data<T>();
+    const bool stream = stream_output(o);
     for_rows(rows, n, [&](int64_t r0, int64_t r1) {
-      std::vector<C> buf(std::is_same_v<T, C> ? 0 : static_cast<size_t>(n));
-      for (int64_t r = r0; r < r1; ++r) {
-        if constexpr (std::is_same_v<T, float>) {
-          simd::softmax_f32(src + r * n, dst + r * n, n);
-        } else if constexpr (std::is_same_v<T, double>) {
-          softmax_row_scalar<double>(src + r * n, dst + r * n, n);
-        } else {
-          load_row(src + r * n, buf.data(), n);
-          simd::softmax_f32(buf.data(), buf.data(), n);
-          store_row(buf.data(), dst + r * n, n);
+      if constexpr (std::is_same_v<T, double>) {
+        for (int64_t r = r0; r < r1; ++r) softmax_row_scalar<double>(src + r * n, dst + r * n, n);
+      } else {
+        std::vector<float> scratch(static_cast<size_t>(n)), buf(std::is_same_v<T, float> ? 0 : static_cast<size_t>(n));
+        for (int64_t r = r0; r < r1; ++r) {
+          if constexpr (std::is_same_v<T, float>) {
+            simd::softmax_row_f32(src + r * n, dst + r * n, scratch.data(), n, stream,
+                                  r + 1 < r1 ? src + (r + 1) * n : nullptr);
+          } else {
+            load_row(src + r * n, buf.data(), n);
+            simd::softmax_row_f32(buf.data(), buf.data(), scratch.data(), n, false);
+            store_row(buf.data(), dst + r * n, n);
+          }
         }
       }
     });
@@ -126,24 +135,24 @@ void cpu_rms_norm(const Primitive& p, const std::vector<array>& in, std::vector<
     T* dst = o.data<T>();
     std::vector<C> wf(static_cast<size_t>(n));
     load_row(w.data<T>(), wf.data(), n);
+    const bool stream = stream_output(o);
     for_rows(rows, n, [&](int64_t r0, int64_t r1) {
-      std::vector<C> buf(static_cast<size_t>(n));
+      std::vector<C> buf(std::is_same_v<T, float> ? 0 : static_cast<size_t>(n));
       for (int64_t r = r0; r < r1; ++r) {
         if constexpr (std::is_same_v<T, float>) {
-          const float* xr = src + r * n;
-          float inv = 1.0f / std::sqrt(simd::dot_f32(xr, xr, n) / float(n) + eps);
-          float* orow = dst + r * n;
-          const float* wp = wf.data();
-          for (int64_t i = 0; i < n; ++i) orow[i] = xr[i] * inv * wp[i];
-          continue;
+          simd::rms_norm_row_f32(src + r * n, wf.data(), dst + r * n, n, eps, stream);
+        } else if constexpr (std::is_same_v<C, float>) {
+          load_row(src + r * n, buf.data(), n);
+          simd::rms_norm_row_f32(buf.data(), wf.data(), buf.data(), n, eps, false);
+          store_row(buf.data(), dst + r * n, n);
+        } else {
+          load_row(src + r * n, buf.data(), n);
+          C ss = 0;
+          for (int64_t i = 0; i < n; ++i) ss += buf[size_t(i)] * buf[size_t(i)];
+          C inv = C(1) / std::sqrt(ss / C(n) + C(eps));
+          for (int64_t i = 0; i < n; ++i) buf[size_t(i)] = buf[size_t(i)] * inv * wf[size_t(i)];
+          store_row(buf.data(), dst + r * n, n);
         }
-        load_row(src + r * n, buf.data(), n);
-        C ss = 0;
-        if constexpr (std::is_same_v<C, float>) ss = simd::dot_f32(buf.data(), buf.data(), n);
-        else for (int64_t i = 0; i < n; ++i) ss += buf[size_t(i)] * buf[size_t(i)];
-        C inv = C(1) / std::sqrt(ss / C(n) + C(eps));
-        for (int64_t i = 0; i < n; ++i) buf[size_t(i)] = buf[size_t(i)] * inv * wf[size_t(i)];
-        store_row(buf.data(), dst + r * n, n);
       }
     });
   });
@@ -164,9 +173,19 @@ void cpu_layer_norm(const Primitive& p, const std::vector<array>& in, std::vecto
     std::vector<C> wf(static_cast<size_t>(n)), bf(static_cast<size_t>(n));
     load_row(w.data<T>(), wf.data(), n);
     load_row(b.data<T>(), bf.data(), n);
+    const bool stream = stream_output(o);
     for_rows(rows, n, [&](int64_t r0, int64_t r1) {
-      std::vector<C> buf(static_cast<size_t>(n));
+      std::vector<C> buf(std::is_same_v<T, float> ? 0 : static_cast<size_t>(n));
       for (int64_t r = r0; r < r1; ++r) {
+        if constexpr (std::is_same_v<T, float>) {
+          simd::layer_norm_row_f32(src + r * n, wf.data(), bf.data(), dst + r * n, n, eps, stream);
+          continue;
+        } else if constexpr (std::is_same_v<C, float>) {
+          load_row(src + r * n, buf.data(), n);
+          simd::layer_norm_row_f32(buf.data(), wf.data(), bf.data(), buf.data(), n, eps, false);
+          store_row(buf.data(), dst + r * n, n);
+          continue;
+        }
         load_row(src + r * n, buf.data(), n);
         C s = 0;
         for (int64_t i = 0; i < n; ++i) s += buf[size_t(i)];
@@ -221,7 +240,152 @@ void cpu_rope(const Primitive& p, const std::vector<array>& in, std::vector<arra
   });
 }
 
-// Attention with online softmax: one pass over the keys per query row, rows over threads.
+namespace {
+
+// Attention for float32 and 16-bit types. The query heads sharing a key/value head (GQA) are
+// processed together so each key and value row is read once per query position; keys go in
+// blocks of kKeyBlock: scores for the block, online-softmax update, value accumulation. When
+// there are few (batch, kv head, query) groups (decoding), each group's key range is also split
+// across threads and the partial results are merged afterwards (flash-decoding). 16-bit keys and
+// values are widened in registers.
+template <typename T>
+void sdpa_fast(const ScaledDotProductAttention& ap, const array& q, const array& k, const array& v,
+               const array* mask, const float* sk, array& o) {
+  constexpr int kind = std::is_same_v<T, float> ? 0 : std::is_same_v<T, float16_t> ? 1 : 2;
+  constexpr int64_t kKeyBlock = 128;
+  const int64_t B = q.shape(0), Hq = q.shape(1), Lq = q.shape(2), D = q.shape(3);
+  const int64_t Hkv = k.shape(1), Lk = k.shape(2), Dv = v.shape(3);
+  const int64_t G = Hq / Hkv;
+  const float scale = ap.scale();
+  const bool causal = ap.causal();
+  const T* qp = q.data<T>();
+  const T* kp = k.data<T>();
+  const T* vp = v.data<T>();
+  T* op = o.data<T>();
+  const bool* mb = nullptr;
+  const float* mf = nullptr;
+  Strides ms(4, 0);
+  if (mask) {
+    ms = mask->strides();
+    if (mask->dtype() == bool_) mb = mask->data<bool>();
+    else mf = mask->data<float>();
+  }
+  const int64_t groups = B * Hkv * Lq;
+  // Split the keys when there are too few groups to keep every thread busy with balanced work.
+  const int64_t threads = std::max(1, get_num_threads());
+  int64_t nsplit = 1;
+  if (groups < 4 * threads && Lk >= 2 * kKeyBlock) {
+    nsplit = std::min<int64_t>((4 * threads + groups - 1) / groups, Lk / kKeyBlock);
+  }
+  const int64_t tasks = groups * nsplit;
+  // Partial results per task and query head: m, l, acc[Dv].
+  const int64_t pw = Dv + 2;
+  std::vector<float> partial(nsplit > 1 ? static_cast<size_t>(tasks * G * pw) : 0);
+  constexpr float ninf = -std::numeric_limits<float>::infinity();
+
+  // Merges (m2, l2, acc2) into (m, l, acc).
+  auto merge = [Dv](float& m, float& l, float* acc, float m2, float l2, const float* acc2) {
+    if (m2 == ninf && l2 == l2) return;
+    float mn = std::max(m, m2);
+    float c1 = m == ninf ? 0.f : std::exp(m - mn), c2 = std::exp(m2 - mn);
+    l = l * c1 + l2 * c2;
+    for (int64_t x = 0; x < Dv; ++x) acc[x] = acc[x] * c1 + (acc2 ? acc2[x] * c2 : 0.f);
+    m = mn;
+  };
+  // Output row of query head hq at (b, i) from its merged state plus the sink.
+  auto finish = [&](int64_t b, int64_t hq, int64_t i, float m, float l, float* acc) {
+    if (sk) merge(m, l, acc, sk[hq], 1.f, nullptr);
+    float inv = 1.f / l;
+    for (int64_t x = 0; x < Dv; ++x) acc[x] *= inv;
+    store_row(acc, op + ((b * Hq + hq) * Lq + i) * Dv, Dv);
+  };
+
+  for_rows(tasks, G * (Lk / nsplit) * (D + Dv), [&](int64_t t0, int64_t t1) {
+    std::vector<float> qs(static_cast<size_t>(G * D)), sc(static_cast<size_t>(G * kKeyBlock)),
+        acc(static_cast<size_t>(G * Dv)), m(static_cast<size_t>(G)), l(static_cast<size_t>(G));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t sp = t % nsplit, grp = t / nsplit;
+      const int64_t i = grp % Lq, hk = (grp / Lq) % Hkv, b = grp / (Lq * Hkv);
+      for (int64_t g = 0; g < G; ++g) {
+        float* qg = qs.data() + g * D;
+        load_row(qp + ((b * Hq + hk * G + g) * Lq + i) * D, qg, D);
+        for (int64_t x = 0; x < D; ++x) qg[x] *= scale;
+      }
+      std::fill(acc.begin(), acc.end(), 0.f);
+      std::fill(m.begin(), m.end(), ninf);
+      std::fill(l.begin(), l.end(), 0.f);
+      const int64_t jend = causal ? std::clamp<int64_t>(i + (Lk - Lq) + 1, 0, Lk) : Lk;
+      const int64_t js = jend * sp / nsplit, je = jend * (sp + 1) / nsplit;
+      const T* kb = kp + (b * Hkv + hk) * Lk * D;
+      const T* vb = vp + (b * Hkv + hk) * Lk * Dv;
+      for (int64_t j0 = js; j0 < je; j0 += kKeyBlock) {
+        const int64_t nk = std::min(kKeyBlock, je - j0);
+        simd::attn_scores(kind, qs.data(), G, D, kb + j0 * D, D, nk, sc.data(), kKeyBlock);
+        if (mask) {
+          for (int64_t g = 0; g < G; ++g) {
+            float* s = sc.data() + g * kKeyBlock;
+            const int64_t moff = b * ms[0] + (hk * G + g) * ms[1] + i * ms[2] + j0 * ms[3];
+            if (mb) {
+              for (int64_t j = 0; j < nk; ++j)
+                if (!mb[moff + j * ms[3]]) s[j] = ninf;
+            } else {
+              for (int64_t j = 0; j < nk; ++j) s[j] += mf[moff + j * ms[3]];
+            }
+          }
+        }
+        for (int64_t g = 0; g < G; ++g) {
+          float* s = sc.data() + g * kKeyBlock;
+          float bm = simd::reduce_f32(ReduceOp::Max, s, nk);
+          if (bm == ninf) {
+            std::fill(s, s + nk, 0.f);  // every key masked out in this block
+            continue;
+          }
+          // NaN scores make the block maximum NaN and so the whole row NaN, as in the composite.
+          float mn = bm != bm ? bm : std::max(m[size_t(g)], bm);
+          if (m[size_t(g)] != mn) {
+            float c = m[size_t(g)] == ninf ? 0.f : std::exp(m[size_t(g)] - mn);
+            l[size_t(g)] *= c;
+            float* ag = acc.data() + g * Dv;
+            for (int64_t x = 0; x < Dv; ++x) ag[x] *= c;
+            m[size_t(g)] = mn;
+          }
+          l[size_t(g)] += simd::exp_shift_sum_f32(s, nk, mn);
+        }
+        simd::attn_accumulate(kind, sc.data(), G, kKeyBlock, vb + j0 * Dv, Dv, nk, Dv, acc.data());
+      }
+      for (int64_t g = 0; g < G; ++g) {
+        if (nsplit == 1) {
+          finish(b, hk * G + g, i, m[size_t(g)], l[size_t(g)], acc.data() + g * Dv);
+        } else {
+          float* pr = partial.data() + (t * G + g) * pw;
+          pr[0] = m[size_t(g)];
+          pr[1] = l[size_t(g)];
+          std::copy(acc.data() + g * Dv, acc.data() + (g + 1) * Dv, pr + 2);
+        }
+      }
+    }
+  });
+  if (nsplit == 1) return;
+  for_rows(groups * G, nsplit * Dv * 4, [&](int64_t r0, int64_t r1) {
+    std::vector<float> acc(static_cast<size_t>(Dv));
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t g = r % G, grp = r / G;
+      const int64_t i = grp % Lq, hk = (grp / Lq) % Hkv, b = grp / (Lq * Hkv);
+      float m = ninf, l = 0.f;
+      std::fill(acc.begin(), acc.end(), 0.f);
+      for (int64_t sp = 0; sp < nsplit; ++sp) {
+        const float* pr = partial.data() + ((grp * nsplit + sp) * G + g) * pw;
+        merge(m, l, acc.data(), pr[0], pr[1], pr + 2);
+      }
+      finish(b, hk * G + g, i, m, l, acc.data());
+    }
+  });
+}
+
+}  // namespace
+
+// Attention with online softmax. float64 takes one pass over the keys per query row, rows over
+// threads; the other float types use sdpa_fast.
 void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
   auto& ap = static_cast<const ScaledDotProductAttention&>(p);
   array& o = out[0];
@@ -238,6 +402,10 @@ void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<arra
   bool causal = ap.causal();
   dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, double>) {
+      sdpa_fast<T>(ap, q, k, v, mask, ap.has_sinks() ? sinks.data<float>() : nullptr, o);
+      return;
+    } else {
     using C = calc_t<T>;
     const T* qp = q.data<T>();
     const T* kp = k.data<T>();
@@ -307,6 +475,7 @@ void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<arra
         store_row(acc.data(), op + r * Dv, Dv);
       }
     });
+    }
   });
 }
 

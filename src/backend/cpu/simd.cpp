@@ -1,9 +1,11 @@
 #include "backend/cpu/simd.h"
 #include "tessera/half_types.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backend/cpu/simd.cpp"
@@ -409,6 +411,289 @@ float DotF32(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+// ------------------------------------------------------------ fused row kernels
+
+// Partial vectors (the first cnt lanes; the rest are zero on load and dropped on store).
+HWY_INLINE hn::Vec<DF> LoadPart(DF d, const float* p, int64_t cnt) {
+  HWY_ALIGN float tmp[hn::MaxLanes(d)] = {};
+  std::memcpy(tmp, p, size_t(cnt) * sizeof(float));
+  return hn::Load(d, tmp);
+}
+
+HWY_INLINE void StorePart(DF d, hn::Vec<DF> v, float* p, int64_t cnt) {
+  HWY_ALIGN float tmp[hn::MaxLanes(d)];
+  hn::Store(v, d, tmp);
+  std::memcpy(p, tmp, size_t(cnt) * sizeof(float));
+}
+
+// out[i] = f(ld)[i] over a row, where f builds the output vector from inputs read through
+// ld(ptr) (the lanes at the current position). With stream, the aligned body uses streaming
+// stores (out must not alias the inputs).
+template <class F>
+HWY_INLINE void MapRow(float* out, int64_t n, bool stream, const F& f) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  int64_t i = 0;
+  auto part = [&](int64_t cnt) {
+    StorePart(d, f([&](const float* p) { return LoadPart(d, p + i, cnt); }), out + i, cnt);
+    i += cnt;
+  };
+  auto full = [&](const float* p) { return hn::LoadU(d, p + i); };
+  if (stream) {
+    const size_t vb = size_t(N) * sizeof(float);
+    int64_t head = int64_t((vb - reinterpret_cast<uintptr_t>(out) % vb) % vb / sizeof(float));
+    if (reinterpret_cast<uintptr_t>(out) % sizeof(float) == 0 && head < n) {
+      if (head > 0) part(head);
+      for (; i + N <= n; i += N) hn::Stream(f(full), d, out + i);
+      hwy::FlushStream();
+    }
+  }
+  for (; i + N <= n; i += N) hn::StoreU(f(full), d, out + i);
+  if (i < n) part(n - i);
+}
+
+// Sum of x[i] and of (x[i] - c)^2 helpers with several accumulators.
+HWY_INLINE float SumSqDev(const float* x, int64_t n, float c) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const auto vc = hn::Set(d, c);
+  auto a0 = hn::Zero(d), a1 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    auto t0 = hn::Sub(hn::LoadU(d, x + i), vc), t1 = hn::Sub(hn::LoadU(d, x + i + N), vc);
+    a0 = hn::MulAdd(t0, t0, a0);
+    a1 = hn::MulAdd(t1, t1, a1);
+  }
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
+  for (; i < n; ++i) s += (x[i] - c) * (x[i] - c);
+  return s;
+}
+
+// exp(t) for t <= 0 (NaN kept; t < -86.5, where the result is below 3e-38, gives 0): Cody-Waite
+// reduction t = k ln2 + r with |r| <= ln2/2, a degree-7 Taylor polynomial for e^r (truncation
+// error < 6e-9 relative) and 2^k added to the exponent bits. About half the work of hn::Exp,
+// which also covers positive arguments.
+template <bool kKeepNaN>
+HWY_INLINE hn::Vec<DF> ExpNonPos(DF d, hn::Vec<DF> t) {
+  const hn::RebindToSigned<DF> di;
+  const auto lo = hn::Set(d, -86.5f);
+  const auto tc = hn::Max(t, lo);
+  // k = round(t / ln2) via the 1.5 * 2^23 shifter: its low mantissa bits hold k, so shifting
+  // the bit pattern left by 23 gives k << 23 directly.
+  const auto shifter = hn::Set(d, 12582912.0f);
+  const auto kf = hn::MulAdd(tc, hn::Set(d, 1.44269504088896341f), shifter);
+  const auto k = hn::Sub(kf, shifter);
+  auto r = hn::MulAdd(k, hn::Set(d, -0.693145751953125f), tc);
+  r = hn::MulAdd(k, hn::Set(d, -1.428606765330187045e-06f), r);
+  auto p = hn::Set(d, 1.f / 5040.f);
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 720.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 120.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 24.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 6.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.5f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f));
+  const auto bits = hn::Add(hn::BitCast(di, p), hn::ShiftLeft<23>(hn::BitCast(di, kf)));
+  auto e = hn::IfThenZeroElse(hn::Lt(t, lo), hn::BitCast(d, bits));
+  if constexpr (kKeepNaN) e = hn::IfThenElse(hn::IsNaN(t), t, e);
+  return e;
+}
+
+// out[i] = exp(in[i] - m) (see ExpNonPos); returns the sum. Prefetches n floats at `pf` (the
+// next row) meanwhile so its memory latency overlaps this compute-bound pass.
+template <bool kKeepNaN>
+HWY_INLINE float ExpShiftSum(const float* in, float* out, int64_t n, float m, const float* pf) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const auto vm = hn::Set(d, m);
+  auto a0 = hn::Zero(d), a1 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    if (pf) {
+      hwy::Prefetch(pf + i);
+      hwy::Prefetch(pf + i + N);
+    }
+    auto e0 = ExpNonPos<kKeepNaN>(d, hn::Sub(hn::LoadU(d, in + i), vm));
+    auto e1 = ExpNonPos<kKeepNaN>(d, hn::Sub(hn::LoadU(d, in + i + N), vm));
+    hn::StoreU(e0, d, out + i);
+    hn::StoreU(e1, d, out + i + N);
+    a0 = hn::Add(a0, e0);
+    a1 = hn::Add(a1, e1);
+  }
+  if (pf && i < n) hwy::Prefetch(pf + i);
+  for (; i < n; i += N) {
+    int64_t cnt = std::min<int64_t>(N, n - i);
+    auto e = ExpNonPos<kKeepNaN>(d, hn::Sub(cnt == N ? hn::LoadU(d, in + i) : LoadPart(d, in + i, cnt), vm));
+    if (cnt == N) {
+      hn::StoreU(e, d, out + i);
+    } else {
+      e = hn::IfThenElseZero(hn::FirstN(d, size_t(cnt)), e);
+      StorePart(d, e, out + i, cnt);
+    }
+    a0 = hn::Add(a0, e);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
+}
+
+float ExpShiftSumF32(float* s, int64_t n, float m) { return ExpShiftSum<true>(s, s, n, m, nullptr); }
+
+void SoftmaxRowF32(const float* in, float* out, float* scratch, int64_t n, bool stream, const float* next) {
+  const DF d;
+  float m = ReduceF32(ReduceOp::Max, in, n);
+  if (m != m || m == std::numeric_limits<float>::infinity()) {
+    // NaN rows are NaN; rows holding +inf shift by 0 like the composite (inf/inf = NaN there).
+    if (m == m) m = 0.f;
+    float sum = 0.f;
+    for (int64_t i = 0; i < n; ++i) sum += (scratch[i] = std::exp(in[i] - m));
+    for (int64_t i = 0; i < n; ++i) out[i] = scratch[i] / sum;
+    return;
+  }
+  if (std::isinf(m)) m = 0.f;  // all -inf: 0 / 0 = NaN below, as the composite gives
+  const float sum = ExpShiftSum<false>(in, scratch, n, m, next);  // no NaN: m is finite
+  const auto vinv = hn::Set(d, 1.0f / sum);
+  MapRow(out, n, stream, [&](auto ld) { return hn::Mul(ld(scratch), vinv); });
+}
+
+void RMSNormRowF32(const float* x, const float* w, float* out, int64_t n, float eps, bool stream) {
+  const DF d;
+  const float inv = 1.0f / std::sqrt(DotF32(x, x, n) / float(n) + eps);
+  const auto vinv = hn::Set(d, inv);
+  MapRow(out, n, stream, [&](auto ld) { return hn::Mul(hn::Mul(ld(x), vinv), ld(w)); });
+}
+
+void LayerNormRowF32(const float* x, const float* w, const float* b, float* out, int64_t n, float eps, bool stream) {
+  const DF d;
+  const float mu = ReduceF32(ReduceOp::Sum, x, n) / float(n);
+  const float inv = 1.0f / std::sqrt(SumSqDev(x, n, mu) / float(n) + eps);
+  const auto vmu = hn::Set(d, mu), vinv = hn::Set(d, inv);
+  MapRow(out, n, stream, [&](auto ld) {
+    return hn::MulAdd(hn::Mul(hn::Sub(ld(x), vmu), vinv), ld(w), ld(b));
+  });
+}
+
+// ------------------------------------------------------------ attention blocks
+
+template <int kKind>
+using KVElem = std::conditional_t<kKind == 0, float, uint16_t>;
+
+// Lanes [i, i + N) of a key/value row, widened to float32.
+template <int kKind>
+HWY_INLINE hn::Vec<DF> LoadKV(DF d, const KVElem<kKind>* p) {
+  if constexpr (kKind == 0) {
+    return hn::LoadU(d, p);
+  } else if constexpr (kKind == 2) {
+    const hn::RebindToUnsigned<DF> du;
+    const hn::Rebind<uint16_t, DF> d16;
+    return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, p))));
+  } else {
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    return hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
+  }
+}
+
+template <int kKind>
+HWY_INLINE float KVScalar(const KVElem<kKind>* p) {
+  if constexpr (kKind == 0) return *p;
+  else if constexpr (kKind == 2) return tessera::detail::bf16_to_float(*p);
+  else return tessera::detail::half_to_float(*p);
+}
+
+// GT query rows x JT keys of scores, accumulating over the vector part of D.
+template <int kKind, int GT, int JT>
+HWY_INLINE void ScoreTile(const float* q, int64_t D, const KVElem<kKind>* k, int64_t ks, int64_t Dv_full,
+                          float* s, int64_t ss) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  hn::Vec<DF> acc[GT * JT];
+  for (int t = 0; t < GT * JT; ++t) acc[t] = hn::Zero(d);
+  for (int64_t x = 0; x < Dv_full; x += N) {
+    hn::Vec<DF> kv[JT];
+    for (int jj = 0; jj < JT; ++jj) kv[jj] = LoadKV<kKind>(d, k + jj * ks + x);
+    for (int gg = 0; gg < GT; ++gg) {
+      auto qv = hn::LoadU(d, q + gg * D + x);
+      for (int jj = 0; jj < JT; ++jj) acc[gg * JT + jj] = hn::MulAdd(qv, kv[jj], acc[gg * JT + jj]);
+    }
+  }
+  for (int gg = 0; gg < GT; ++gg) {
+    for (int jj = 0; jj < JT; ++jj) {
+      float r = hn::GetLane(hn::SumOfLanes(d, acc[gg * JT + jj]));
+      for (int64_t x = Dv_full; x < D; ++x) r += q[gg * D + x] * KVScalar<kKind>(k + jj * ks + x);
+      s[gg * ss + jj] = r;
+    }
+  }
+}
+
+template <int kKind>
+void AttnScoresT(const float* q, int64_t G, int64_t D, const KVElem<kKind>* k, int64_t ks, int64_t nk, float* s,
+                 int64_t ss) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const int64_t Df = D / N * N;
+  int64_t g = 0;
+  for (; g + 4 <= G; g += 4) {
+    int64_t j = 0;
+    for (; j + 2 <= nk; j += 2) ScoreTile<kKind, 4, 2>(q + g * D, D, k + j * ks, ks, Df, s + g * ss + j, ss);
+    for (; j < nk; ++j) ScoreTile<kKind, 4, 1>(q + g * D, D, k + j * ks, ks, Df, s + g * ss + j, ss);
+  }
+  for (; g < G; ++g) {
+    int64_t j = 0;
+    for (; j + 4 <= nk; j += 4) ScoreTile<kKind, 1, 4>(q + g * D, D, k + j * ks, ks, Df, s + g * ss + j, ss);
+    for (; j < nk; ++j) ScoreTile<kKind, 1, 1>(q + g * D, D, k + j * ks, ks, Df, s + g * ss + j, ss);
+  }
+}
+
+void AttnScores(int kind, const float* q, int64_t G, int64_t D, const void* k, int64_t ks, int64_t nk, float* s,
+                int64_t ss) {
+  if (kind == 0) AttnScoresT<0>(q, G, D, static_cast<const float*>(k), ks, nk, s, ss);
+  else if (kind == 1) AttnScoresT<1>(q, G, D, static_cast<const uint16_t*>(k), ks, nk, s, ss);
+  else AttnScoresT<2>(q, G, D, static_cast<const uint16_t*>(k), ks, nk, s, ss);
+}
+
+template <int kKind>
+void AttnAccumulateT(const float* p, int64_t G, int64_t ps, const KVElem<kKind>* v, int64_t vs, int64_t nk,
+                     int64_t Dv, float* acc) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const int64_t Df = Dv / N * N;
+  int64_t j = 0;
+  for (; j + 4 <= nk; j += 4) {
+    const KVElem<kKind>* v0 = v + j * vs;
+    for (int64_t g = 0; g < G; ++g) {
+      const float* pg = p + g * ps + j;
+      const auto p0 = hn::Set(d, pg[0]), p1 = hn::Set(d, pg[1]), p2 = hn::Set(d, pg[2]), p3 = hn::Set(d, pg[3]);
+      float* ag = acc + g * Dv;
+      for (int64_t x = 0; x < Df; x += N) {
+        auto a = hn::LoadU(d, ag + x);
+        a = hn::MulAdd(p0, LoadKV<kKind>(d, v0 + x), a);
+        a = hn::MulAdd(p1, LoadKV<kKind>(d, v0 + vs + x), a);
+        a = hn::MulAdd(p2, LoadKV<kKind>(d, v0 + 2 * vs + x), a);
+        a = hn::MulAdd(p3, LoadKV<kKind>(d, v0 + 3 * vs + x), a);
+        hn::StoreU(a, d, ag + x);
+      }
+      for (int64_t x = Df; x < Dv; ++x) {
+        for (int jj = 0; jj < 4; ++jj) ag[x] += pg[jj] * KVScalar<kKind>(v0 + jj * vs + x);
+      }
+    }
+  }
+  for (; j < nk; ++j) {
+    const KVElem<kKind>* v0 = v + j * vs;
+    for (int64_t g = 0; g < G; ++g) {
+      const float pj = p[g * ps + j];
+      const auto p0 = hn::Set(d, pj);
+      float* ag = acc + g * Dv;
+      for (int64_t x = 0; x < Df; x += N) hn::StoreU(hn::MulAdd(p0, LoadKV<kKind>(d, v0 + x), hn::LoadU(d, ag + x)), d, ag + x);
+      for (int64_t x = Df; x < Dv; ++x) ag[x] += pj * KVScalar<kKind>(v0 + x);
+    }
+  }
+}
+
+void AttnAccumulate(int kind, const float* p, int64_t G, int64_t ps, const void* v, int64_t vs, int64_t nk, int64_t Dv,
+                    float* acc) {
+  if (kind == 0) AttnAccumulateT<0>(p, G, ps, static_cast<const float*>(v), vs, nk, Dv, acc);
+  else if (kind == 1) AttnAccumulateT<1>(p, G, ps, static_cast<const uint16_t*>(v), vs, nk, Dv, acc);
+  else AttnAccumulateT<2>(p, G, ps, static_cast<const uint16_t*>(v), vs, nk, Dv, acc);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace tessera::simd
 HWY_AFTER_NAMESPACE();
@@ -424,6 +709,12 @@ HWY_EXPORT(ReduceF32);
 HWY_EXPORT(AccumulateF32);
 HWY_EXPORT(SoftmaxF32);
 HWY_EXPORT(DotF32);
+HWY_EXPORT(SoftmaxRowF32);
+HWY_EXPORT(RMSNormRowF32);
+HWY_EXPORT(LayerNormRowF32);
+HWY_EXPORT(AttnScores);
+HWY_EXPORT(ExpShiftSumF32);
+HWY_EXPORT(AttnAccumulate);
 
 bool has_unary_f32(UnaryOp op) {
   switch (op) {
@@ -464,6 +755,26 @@ void accumulate_f32(ReduceOp op, const float* in, float* acc, int64_t n) {
 void softmax_f32(const float* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(SoftmaxF32)(in, out, n); }
 
 float dot_f32(const float* a, const float* b, int64_t n) { return HWY_DYNAMIC_DISPATCH(DotF32)(a, b, n); }
+
+void softmax_row_f32(const float* in, float* out, float* scratch, int64_t n, bool stream, const float* next) {
+  HWY_DYNAMIC_DISPATCH(SoftmaxRowF32)(in, out, scratch, n, stream, next);
+}
+void rms_norm_row_f32(const float* x, const float* w, float* out, int64_t n, float eps, bool stream) {
+  HWY_DYNAMIC_DISPATCH(RMSNormRowF32)(x, w, out, n, eps, stream);
+}
+void layer_norm_row_f32(const float* x, const float* w, const float* b, float* out, int64_t n, float eps,
+                        bool stream) {
+  HWY_DYNAMIC_DISPATCH(LayerNormRowF32)(x, w, b, out, n, eps, stream);
+}
+void attn_scores(int kind, const float* q, int64_t G, int64_t D, const void* k, int64_t k_stride, int64_t nk,
+                 float* scores, int64_t s_stride) {
+  HWY_DYNAMIC_DISPATCH(AttnScores)(kind, q, G, D, k, k_stride, nk, scores, s_stride);
+}
+float exp_shift_sum_f32(float* s, int64_t n, float m) { return HWY_DYNAMIC_DISPATCH(ExpShiftSumF32)(s, n, m); }
+void attn_accumulate(int kind, const float* p, int64_t G, int64_t p_stride, const void* v, int64_t v_stride,
+                     int64_t nk, int64_t Dv, float* acc) {
+  HWY_DYNAMIC_DISPATCH(AttnAccumulate)(kind, p, G, p_stride, v, v_stride, nk, Dv, acc);
+}
 
 }  // namespace tessera::simd
 #endif

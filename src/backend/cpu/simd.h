@@ -36,4 +36,28 @@ void softmax_f32(const float* in, float* out, int64_t n);
 // Sum of a[i] * b[i] over a contiguous run (several accumulators).
 float dot_f32(const float* a, const float* b, int64_t n);
 
+// Fused row kernels (float32). stream: write `out` with streaming stores (large outputs that
+// would only evict the inputs from cache); `out` must then not alias the inputs.
+// Softmax through a scratch row of n floats: max pass, exp pass into scratch (one exp per
+// element), scaled write to out. NaN rows give NaN; all -inf rows give NaN like the composite.
+// next (optional): the next row's n floats, prefetched during the exp pass.
+void softmax_row_f32(const float* in, float* out, float* scratch, int64_t n, bool stream,
+                     const float* next = nullptr);
+// out = x / sqrt(mean(x^2) + eps) * w.
+void rms_norm_row_f32(const float* x, const float* w, float* out, int64_t n, float eps, bool stream);
+// out = (x - mean) / sqrt(var + eps) * w + b.
+void layer_norm_row_f32(const float* x, const float* w, const float* b, float* out, int64_t n, float eps,
+                        bool stream);
+
+// Attention building blocks. Key/value element kinds: 0 float32, 1 float16, 2 bfloat16 (16-bit
+// rows are widened in registers).
+// scores[g * s_stride + j] = dot(q[g * D ...], k[j * k_stride ...]) for g < G, j < nk.
+void attn_scores(int kind, const float* q, int64_t G, int64_t D, const void* k, int64_t k_stride, int64_t nk,
+                 float* scores, int64_t s_stride);
+// s[j] = exp(s[j] - m) (0 where s[j] - m < -87.3, NaN kept); returns the sum.
+float exp_shift_sum_f32(float* s, int64_t n, float m);
+// acc[g * Dv + d] += sum_j p[g * p_stride + j] * v[j * v_stride + d].
+void attn_accumulate(int kind, const float* p, int64_t G, int64_t p_stride, const void* v, int64_t v_stride,
+                     int64_t nk, int64_t Dv, float* acc);
+
 }  // namespace tessera::simd
