@@ -16,6 +16,14 @@
 #include <hwy/highway.h>
 
 HWY_BEFORE_NAMESPACE();
+// GCC builds AVX-512, AVX2 and baseline clones of these generic fallback loops and picks one at
+// load time; clang (used for the fuzzing build) cannot clone templates, so it gets one version.
+#if defined(__clang__)
+#define TESSERA_MULTIVERSION
+#else
+#define TESSERA_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+
 namespace tessera::qkern {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
@@ -440,7 +448,7 @@ inline float dot_lanes(const uint32_t* w, const float* xp, int W) {
 }
 
 template <int B>
-__attribute__((target_clones("avx512f", "avx2", "default"))) float dot_group_p2(const uint32_t* w, const float* xp,
+TESSERA_MULTIVERSION float dot_group_p2(const uint32_t* w, const float* xp,
                                                                                 int W) {
   if (W % 16 == 0) return dot_lanes<B, 16>(w, xp, W);
   if (W % 8 == 0) return dot_lanes<B, 8>(w, xp, W);
@@ -448,7 +456,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float dot_group_p2(
   return dot_lanes<B, 1>(w, xp, W);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) float dot_f32(const float* a, const float* b, int n) {
+TESSERA_MULTIVERSION float dot_f32(const float* a, const float* b, int n) {
   float acc[16] = {};
   int j = 0;
   for (; j + 16 <= n; j += 16)
@@ -462,7 +470,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float dot_f32(const
 // One output of a matrix-vector product for power-of-two bits: the whole row of groups in one
 // multiversioned function so the group dot inlines.
 template <int B>
-__attribute__((target_clones("avx512f", "avx2", "default"))) float row_dot_p2(const uint32_t* w, const float* xp,
+TESSERA_MULTIVERSION float row_dot_p2(const uint32_t* w, const float* xp,
                                                                               const float* sc, const float* bi,
                                                                               const float* xsum, int G, int gs) {
   const int W = gs * B / 32;
