@@ -51,8 +51,9 @@ namespace dn = dnnl;
 using dt = dn::memory::data_type;
 
 dn::engine& dnnl_engine() {
-  static dn::engine eng(dn::engine::kind::cpu, 0);
-  return eng;
+  // Never destroyed: worker threads' streams may be torn down after static destructors ran.
+  static dn::engine* eng = new dn::engine(dn::engine::kind::cpu, 0);
+  return *eng;
 }
 
 // A 3-D (batch, rows, cols) operand: dims and strides in elements.
@@ -329,7 +330,9 @@ void batched_gemm(const array& a_in, const array& b_in, array& out, float alpha,
     return;
   }
 #ifdef TESSERA_HAVE_DNNL
-  if (d == bfloat16 && dnnl_batched(dt::bf16, dt::bf16, va, vb, out.raw_data(), 2, batch, M, N, K, alpha, beta)) {
+  // Tiny products go the widening way: creating a primitive for a new shape costs up to a
+  // couple of milliseconds, far more than widening a few KiB.
+  if (d == bfloat16 && M * N * K >= 32 * 32 * 32 && dnnl_batched(dt::bf16, dt::bf16, va, vb, out.raw_data(), 2, batch, M, N, K, alpha, beta)) {
     return;
   }
 #endif
