@@ -131,6 +131,12 @@ def cases(rng):
                    params={"eps": 1e-5, "weight": False, "bias": True}, rtol=r, atol=a)
         yield Case(f"layer_norm_{np.dtype(dt).name}_plain", "layer_norm", [x], ln_np(x, None, None, 1e-5).astype(dt),
                    params={"eps": 1e-5, "weight": False, "bias": False}, rtol=r, atol=a)
+    # Over 4 MiB of output the CPU kernel writes with streaming stores; odd rows start unaligned.
+    x = (rng.standard_normal((1030, 1031)) * 2 + 1).astype(np.float32)
+    w = rng.standard_normal(1031).astype(np.float32)
+    b = rng.standard_normal(1031).astype(np.float32)
+    yield Case("layer_norm_large_streamed", "layer_norm", [x, w, b], ln_np(x, w, b, 1e-5).astype(np.float32),
+               params={"eps": 1e-5, "weight": True, "bias": True}, rtol=1e-4, atol=1e-4)
     x = bf16_round(rng.standard_normal((6, 48)))
     w = bf16_round(rng.standard_normal(48))
     yield Case("layer_norm_bfloat16", "layer_norm", [Input(x, cast="bfloat16"), Input(w, cast="bfloat16")],
@@ -230,6 +236,26 @@ def cases(rng):
     q, k, v = qkv(1, 4, 4, 64, 64, 32)
     yield Case("sdpa_prefill_causal", "sdpa", [q, k, v], sdpa_np(q, k, v, 0.2, causal=True).astype(np.float32),
                params={"scale": 0.2, "mask_mode": "causal"}, rtol=1e-4, atol=1e-5)
+    # Decoding over long key ranges (the CPU kernel splits them across threads and merges), with
+    # GQA, sinks, masks that blank whole key blocks, 16-bit keys/values and head dims that are not
+    # a multiple of the vector width.
+    q, k, v = qkv(1, 4, 1, 1, 700, 40)
+    sinks = rng.standard_normal(4).astype(np.float32)
+    yield Case("sdpa_decode_split_sinks", "sdpa", [q, k, v, sinks],
+               sdpa_np(q, k, v, 0.15, causal=True, sinks=sinks).astype(np.float32),
+               params={"scale": 0.15, "mask_mode": "causal", "sinks": True}, rtol=1e-4, atol=1e-5)
+    bm = rng.random((1, 700)) > 0.5
+    bm[:, :300] = False
+    yield Case("sdpa_decode_split_boolmask", "sdpa", [q, k, v, bm], sdpa_np(q, k, v, 0.15, mask=bm).astype(np.float32),
+               params={"scale": 0.15, "mask_mode": "array"}, rtol=1e-4, atol=1e-5)
+    q, k, v = (bf16_round(t) for t in qkv(1, 4, 2, 1, 300, 24))
+    yield Case("sdpa_decode_bfloat16", "sdpa",
+               [Input(q, cast="bfloat16"), Input(k, cast="bfloat16"), Input(v, cast="bfloat16")],
+               sdpa_np(q, k, v, 0.2).astype(np.float32), params={"scale": 0.2, "mask_mode": ""},
+               rtol=BF16_TOL[0], atol=BF16_TOL[1], dtype="bfloat16")
+    q, k, v = qkv(1, 4, 2, 1, 300, 24, np.float16)
+    yield Case("sdpa_decode_float16", "sdpa", [q, k, v], sdpa_np(q, k, v, 0.2).astype(np.float16),
+               params={"scale": 0.2, "mask_mode": ""}, rtol=1e-2, atol=1e-2, dtype="float16")
     q, k, v = qkv(1, 3, 2, 1, 4, 8)
     yield Case("sdpa_bad_heads", "sdpa", [q, k, v], q, params={"scale": 1.0, "mask_mode": ""}, error="invalid_argument")
     q, k, v = qkv(1, 2, 2, 2, 4, 8)
