@@ -105,12 +105,14 @@ void cpu_softmax(const Primitive&, const std::vector<array>& in, std::vector<arr
       if constexpr (std::is_same_v<T, double>) {
         for (int64_t r = r0; r < r1; ++r) softmax_row_scalar<double>(src + r * n, dst + r * n, n);
       } else {
-        std::vector<float> scratch(static_cast<size_t>(n)), buf(std::is_same_v<T, float> ? 0 : static_cast<size_t>(n));
+        std::vector<float> scratch(static_cast<size_t>(2 * n)),
+            buf(std::is_same_v<T, float> ? 0 : static_cast<size_t>(n));
+        if constexpr (std::is_same_v<T, float>) {
+          simd::softmax_rows_f32(src + r0 * n, dst + r0 * n, r1 - r0, n, scratch.data(), stream);
+          return;
+        }
         for (int64_t r = r0; r < r1; ++r) {
-          if constexpr (std::is_same_v<T, float>) {
-            simd::softmax_row_f32(src + r * n, dst + r * n, scratch.data(), n, stream,
-                                  r + 1 < r1 ? src + (r + 1) * n : nullptr);
-          } else {
+          if constexpr (!std::is_same_v<T, float>) {
             load_row(src + r * n, buf.data(), n);
             simd::softmax_row_f32(buf.data(), buf.data(), scratch.data(), n, false);
             store_row(buf.data(), dst + r * n, n);

@@ -554,6 +554,85 @@ void SoftmaxRowF32(const float* in, float* out, float* scratch, int64_t n, bool 
   MapRow(out, n, stream, [&](auto ld) { return hn::Mul(ld(scratch), vinv); });
 }
 
+// Softmax of `rows` contiguous rows of n floats. The scaled write of each row happens inside the
+// exp loop of the next one (two scratch rows alternate), so the output stores overlap the exp
+// compute instead of stalling on write bandwidth in a pass of their own; the row after next is
+// prefetched meanwhile.
+void SoftmaxRowsF32(const float* in, float* out, int64_t rows, int64_t n, float* scratch, bool stream) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const size_t vb = size_t(N) * sizeof(float);
+  const float* pend = nullptr;  // scratch row awaiting its scaled write to pend_out
+  float* pend_out = nullptr;
+  float pend_inv = 0.f;
+  auto flush = [&] {
+    if (!pend) return;
+    const auto vinv = hn::Set(d, pend_inv);
+    const float* sp = pend;
+    MapRow(pend_out, n, stream, [&](auto ld) { return hn::Mul(ld(sp), vinv); });
+    pend = nullptr;
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = in + r * n;
+    float* cur = scratch + (r & 1) * n;
+    const float* pf = r + 1 < rows ? x + n : nullptr;
+    float m = ReduceF32(ReduceOp::Max, x, n);
+    if (m != m || m == std::numeric_limits<float>::infinity() || n < 2 * N) {
+      flush();
+      SoftmaxRowF32(x, out + r * n, cur, n, false, pf);
+      continue;
+    }
+    if (std::isinf(m)) m = 0.f;  // all -inf: 0 / 0 = NaN, as the composite gives
+    const auto vm = hn::Set(d, m);
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d);
+    const auto vinv = hn::Set(d, pend_inv);
+    const bool st = pend && stream && reinterpret_cast<uintptr_t>(pend_out) % vb == 0;
+    int64_t i = 0;
+    for (; i + 2 * N <= n; i += 2 * N) {
+      if (pf) {
+        hwy::Prefetch(pf + i);
+        hwy::Prefetch(pf + i + N);
+      }
+      auto e0 = ExpNonPos<false>(d, hn::Sub(hn::LoadU(d, x + i), vm));
+      auto e1 = ExpNonPos<false>(d, hn::Sub(hn::LoadU(d, x + i + N), vm));
+      hn::StoreU(e0, d, cur + i);
+      hn::StoreU(e1, d, cur + i + N);
+      a0 = hn::Add(a0, e0);
+      a1 = hn::Add(a1, e1);
+      if (pend) {
+        auto o0 = hn::Mul(hn::LoadU(d, pend + i), vinv), o1 = hn::Mul(hn::LoadU(d, pend + i + N), vinv);
+        if (st) {
+          hn::Stream(o0, d, pend_out + i);
+          hn::Stream(o1, d, pend_out + i + N);
+        } else {
+          hn::StoreU(o0, d, pend_out + i);
+          hn::StoreU(o1, d, pend_out + i + N);
+        }
+      }
+    }
+    const int64_t done = i;
+    for (; i < n; i += N) {
+      int64_t cnt = std::min<int64_t>(N, n - i);
+      auto e = ExpNonPos<false>(d, hn::Sub(cnt == N ? hn::LoadU(d, x + i) : LoadPart(d, x + i, cnt), vm));
+      if (cnt == N) {
+        hn::StoreU(e, d, cur + i);
+      } else {
+        e = hn::IfThenElseZero(hn::FirstN(d, size_t(cnt)), e);
+        StorePart(d, e, cur + i, cnt);
+      }
+      a0 = hn::Add(a0, e);
+    }
+    if (pend) {
+      for (int64_t k = done; k < n; ++k) pend_out[k] = pend[k] * pend_inv;
+      if (st) hwy::FlushStream();
+    }
+    pend = cur;
+    pend_out = out + r * n;
+    pend_inv = 1.0f / hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
+  }
+  flush();
+}
+
 void RMSNormRowF32(const float* x, const float* w, float* out, int64_t n, float eps, bool stream) {
   const DF d;
   const float inv = 1.0f / std::sqrt(DotF32(x, x, n) / float(n) + eps);
@@ -710,6 +789,7 @@ HWY_EXPORT(AccumulateF32);
 HWY_EXPORT(SoftmaxF32);
 HWY_EXPORT(DotF32);
 HWY_EXPORT(SoftmaxRowF32);
+HWY_EXPORT(SoftmaxRowsF32);
 HWY_EXPORT(RMSNormRowF32);
 HWY_EXPORT(LayerNormRowF32);
 HWY_EXPORT(AttnScores);
@@ -758,6 +838,9 @@ float dot_f32(const float* a, const float* b, int64_t n) { return HWY_DYNAMIC_DI
 
 void softmax_row_f32(const float* in, float* out, float* scratch, int64_t n, bool stream, const float* next) {
   HWY_DYNAMIC_DISPATCH(SoftmaxRowF32)(in, out, scratch, n, stream, next);
+}
+void softmax_rows_f32(const float* in, float* out, int64_t rows, int64_t n, float* scratch, bool stream) {
+  HWY_DYNAMIC_DISPATCH(SoftmaxRowsF32)(in, out, rows, n, scratch, stream);
 }
 void rms_norm_row_f32(const float* x, const float* w, float* out, int64_t n, float eps, bool stream) {
   HWY_DYNAMIC_DISPATCH(RMSNormRowF32)(x, w, out, n, eps, stream);

@@ -43,6 +43,9 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // next (optional): the next row's n floats, prefetched during the exp pass.
 void softmax_row_f32(const float* in, float* out, float* scratch, int64_t n, bool stream,
                      const float* next = nullptr);
+// Softmax of `rows` contiguous rows of n floats (as softmax_row_f32), with each row's write
+// overlapped with the next row's exp pass; scratch holds 2 * n floats. out must not alias in.
+void softmax_rows_f32(const float* in, float* out, int64_t rows, int64_t n, float* scratch, bool stream);
 // out = x / sqrt(mean(x^2) + eps) * w.
 void rms_norm_row_f32(const float* x, const float* w, float* out, int64_t n, float eps, bool stream);
 // out = (x - mean) / sqrt(var + eps) * w + b.
