@@ -669,7 +669,7 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
   auto& q = static_cast<const QuantizedMatmul&>(p);
   array& o = out[0];
   int M = o.shape(-2), N = o.shape(-1), K = in[0].shape(-1);
-  int64_t B = (int64_t(M) * N) ? int64_t(o.size()) / (int64_t(M) * N) : 0;
+  int64_t B = (int64_t(M) * N != 0) ? int64_t(o.size()) / (int64_t(M) * N) : 0;
   std::vector<float> xt, st, bt, res;
   const float* x = f32_view(in[0], xt);
   const float* sc = f32_view(in[2], st);
