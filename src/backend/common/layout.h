@@ -38,7 +38,4 @@ void copy_to_row_contiguous(const array& src, array& out, bool parallel);
 // True when the array is a dense row-major run starting at data().
 inline bool is_row_contiguous(const array& a) { return a.flags().row_contiguous; }
 
-// Views shared by every backend (no data movement unless a copy is unavoidable).
-void register_view_kernels(class Backend& b, bool parallel_copies);
-
 }  // namespace tessera

@@ -4,14 +4,13 @@
 
 #include "backend/backend.h"
 #include "backend/common/layout.h"
+#include "backend/common/views.h"
 #include "primitives/elementwise.h"
 #include "primitives/shape.h"
 
 namespace tessera {
 
 namespace {
-
-bool g_parallel_copies = true;
 
 void share(array& out, const array& in, const Strides& strides, int64_t offset) {
   Layout l = layout_of(out.shape(), strides);
@@ -55,7 +54,10 @@ bool nocopy_reshape(const array& in, const Shape& shape, Strides& out) {
   return oi >= oldnd || oldnd == 0;
 }
 
-void reshape_kernel(const Primitive&, const std::vector<array>& in, std::vector<array>& out) {
+}  // namespace
+
+void reshape_kernel(const Primitive&, const std::vector<array>& in, std::vector<array>& out,
+                 const ElementwiseConfig& cfg) {
   const array& a = in[0];
   array& o = out[0];
   if (a.flags().row_contiguous) {
@@ -68,17 +70,19 @@ void reshape_kernel(const Primitive&, const std::vector<array>& in, std::vector<
     return;
   }
   o.set_data(allocator::malloc(o.nbytes()));
-  copy_strided(a, o.raw_data(), row_strides(a.shape()), g_parallel_copies);
+  copy_strided(a, o.raw_data(), row_strides(a.shape()), cfg.threads);
 }
 
-void transpose_kernel(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
+void transpose_kernel(const Primitive& p, const std::vector<array>& in, std::vector<array>& out,
+                 const ElementwiseConfig& cfg) {
   auto& axes = static_cast<const Transpose&>(p).axes();
   Strides st(axes.size());
   for (size_t i = 0; i < axes.size(); ++i) st[i] = in[0].strides()[axes[i]];
   share(out[0], in[0], st, 0);
 }
 
-void broadcast_kernel(const Primitive&, const std::vector<array>& in, std::vector<array>& out) {
+void broadcast_kernel(const Primitive&, const std::vector<array>& in, std::vector<array>& out,
+                 const ElementwiseConfig& cfg) {
   const array& a = in[0];
   array& o = out[0];
   size_t diff = o.ndim() - a.ndim();
@@ -89,7 +93,8 @@ void broadcast_kernel(const Primitive&, const std::vector<array>& in, std::vecto
   out[0].copy_shared_buffer(a, st, l.flags, l.flags.contiguous ? l.data_size : a.data_size(), 0);
 }
 
-void slice_kernel(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
+void slice_kernel(const Primitive& p, const std::vector<array>& in, std::vector<array>& out,
+                 const ElementwiseConfig& cfg) {
   auto& sp = static_cast<const Slice&>(p);
   const array& a = in[0];
   if (out[0].size() == 0) {
@@ -105,13 +110,15 @@ void slice_kernel(const Primitive& p, const std::vector<array>& in, std::vector<
   share(out[0], a, st, offset);
 }
 
-void as_strided_kernel(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
+void as_strided_kernel(const Primitive& p, const std::vector<array>& in, std::vector<array>& out,
+                 const ElementwiseConfig& cfg) {
   auto& ap = static_cast<const AsStrided&>(p);
   // The op guarantees the input is row-contiguous, so offsets are in its element order.
   share(out[0], in[0], ap.strides(), int64_t(ap.offset()));
 }
 
-void view_kernel(const Primitive&, const std::vector<array>& in, std::vector<array>& out) {
+void view_kernel(const Primitive&, const std::vector<array>& in, std::vector<array>& out,
+                 const ElementwiseConfig& cfg) {
   const array& a = in[0];
   array& o = out[0];
   if (a.itemsize() == o.itemsize()) {
@@ -125,37 +132,25 @@ void view_kernel(const Primitive&, const std::vector<array>& in, std::vector<arr
   }
   // Copy to row-major first, then reinterpret.
   array tmp(a.shape(), a.dtype(), nullptr, {});
-  copy_to_row_contiguous(a, tmp, g_parallel_copies);
+  copy_to_row_contiguous(a, tmp, cfg.threads);
   o.copy_shared_buffer(tmp, row_strides(o.shape()), array::Flags{true, true, o.ndim() <= 1},
                        tmp.size() * tmp.itemsize() / o.itemsize());
 }
 
-void copy_kernel(const Primitive&, const std::vector<array>& in, std::vector<array>& out) {
-  copy_to_row_contiguous(in[0], out[0], g_parallel_copies);
+void copy_kernel(const Primitive&, const std::vector<array>& in, std::vector<array>& out,
+                 const ElementwiseConfig& cfg) {
+  copy_to_row_contiguous(in[0], out[0], cfg.threads);
 }
 
-void contiguous_kernel(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
+void contiguous_kernel(const Primitive& p, const std::vector<array>& in, std::vector<array>& out,
+                 const ElementwiseConfig& cfg) {
   const array& a = in[0];
   bool col_ok = static_cast<const Contiguous&>(p).allow_col_major() && a.flags().col_contiguous;
   if (a.flags().row_contiguous || col_ok) {
     out[0].copy_shared_buffer(a);
     return;
   }
-  copy_to_row_contiguous(a, out[0], g_parallel_copies);
-}
-
-}  // namespace
-
-void register_view_kernels(Backend& b, bool parallel_copies) {
-  g_parallel_copies = parallel_copies;
-  b.register_kernel(PrimitiveKind::Reshape, reshape_kernel);
-  b.register_kernel(PrimitiveKind::Transpose, transpose_kernel);
-  b.register_kernel(PrimitiveKind::Broadcast, broadcast_kernel);
-  b.register_kernel(PrimitiveKind::Slice, slice_kernel);
-  b.register_kernel(PrimitiveKind::AsStrided, as_strided_kernel);
-  b.register_kernel(PrimitiveKind::View, view_kernel);
-  b.register_kernel(PrimitiveKind::Copy, copy_kernel);
-  b.register_kernel(PrimitiveKind::Contiguous, contiguous_kernel);
+  copy_to_row_contiguous(a, out[0], cfg.threads);
 }
 
 }  // namespace tessera
