@@ -17,6 +17,8 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <cctype>
 #include <unordered_map>
 #include <vector>
 
@@ -229,13 +231,27 @@ bool dnnl_batched(dt src_t, dt dst_t, const MatrixView& va, const MatrixView& vb
 
 #endif  // TESSERA_HAVE_DNNL
 
+// True when OpenBLAS runs its AVX-512 kernels. Measured on the development machine: OpenBLAS's
+// SkylakeX sgemm reaches ~81% of the f32 peak and oneDNN's ~70%, but OpenBLAS 0.3.21 does not
+// know newer CPUs and falls back to a generic (SSE3) or, under OPENBLAS_CORETYPE=Haswell, an AVX2
+// core at 1/8-1/2 the rate; then oneDNN, whose JIT targets the CPU it finds, is the faster one.
+bool openblas_has_avx512_core() {
+  static const bool avx512 = [] {
+    const char* name = openblas_get_corename();
+    if (!name) return false;
+    std::string core(name);
+    for (auto& ch : core) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    return core.find("skylakex") != std::string::npos || core.find("cooperlake") != std::string::npos ||
+           core.find("sapphirerapids") != std::string::npos;
+  }();
+  return avx512;
+}
+
 void gemm_f32(const MatrixView& a, const MatrixView& b, const float* pa, const float* pb, float* c, int64_t M,
               int64_t N, int64_t K, float alpha, float beta) {
 #ifdef TESSERA_HAVE_DNNL
-  // oneDNN's JIT reaches the AVX-512 rate whatever OPENBLAS_CORETYPE says (measured: 2-5x
-  // OpenBLAS at 2048-4096 on the development machine); its per-call setup only pays off for
-  // products that are not tiny.
-  if (M * N * K >= 64 * 64 * 64) {
+  // oneDNN's per-call setup only pays off for products that are not tiny.
+  if (M * N * K >= 64 * 64 * 64 && !openblas_has_avx512_core()) {
     sync_omp_threads();
     if (dnnl_sgemm(a.transposed ? 'T' : 'N', b.transposed ? 'T' : 'N', M, N, K, alpha, pa, a.ld, pb, b.ld, beta, c,
                    std::max<int64_t>(N, 1)) == dnnl_success) {
