@@ -17,9 +17,6 @@ all: build
 setup:
 	@bash scripts/setup.sh
 
-$(BUILD)/build.ninja: CMakeLists.txt
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
-
 configure: setup
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
@@ -36,7 +33,8 @@ test-all: build
 	cd $(BUILD) && ctest --output-on-failure $(CTEST_FLAGS)
 
 bench: build
-	python3 benchmarks/run_all.py --build $(BUILD)
+	@bash scripts/setup.sh bench
+	/usr/bin/python3 benchmarks/run_all.py --build $(BUILD)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

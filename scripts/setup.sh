@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Tessera needs to build, test and benchmark. Idempotent; runs as
-# root (or with sudo) without standard input.
+# Installs the Debian packages Tessera needs. Idempotent; runs as root (or with sudo) without
+# standard input.
+#   scripts/setup.sh         what building, testing and fuzzing need
+#   scripts/setup.sh bench   also the benchmark peers (PyTorch)
 set -euo pipefail
 
 PACKAGES=(
@@ -8,9 +10,12 @@ PACKAGES=(
   libhwy-dev libopenblas-dev libdnnl-dev
   nlohmann-json3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-numpy python3-torch python3-pytest
+  python3 python3-numpy python3-pytest
   clang libclang-rt-14-dev
 )
+if [ "${1:-}" = "bench" ]; then
+  PACKAGES+=(python3-torch)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
