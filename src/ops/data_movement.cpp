@@ -17,22 +17,6 @@ void check_integral(const array& a, const char* op, const char* what) {
   }
 }
 
-// Python slice semantics for one axis (as slice() applies them).
-void normalize_slice(int n, int& start, int& stop, int step) {
-  if (step > 0) {
-    start = start < 0 ? std::max(start + n, 0) : std::min(start, n);
-    stop = stop < 0 ? std::max(stop + n, 0) : std::min(stop, n);
-  } else {
-    start = start < 0 ? std::max(start + n, -1) : std::min(start, n - 1);
-    stop = stop < 0 ? std::max(stop + n, -1) : std::min(stop, n - 1);
-  }
-}
-
-int slice_len(int start, int stop, int step) {
-  if (step > 0) return stop > start ? (stop - start + step - 1) / step : 0;
-  return start > stop ? (start - stop - step - 1) / (-step) : 0;
-}
-
 array slice_update_impl(const array& src, const array& update, Shape start, Shape stop, Shape strides,
                         UpdateMode mode, const char* op, StreamOrDevice s) {
   size_t nd = src.ndim();

@@ -43,6 +43,35 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
+void normalize_slice(int n, int& start, int& stop, int step) {
+  if (step > 0) {
+    start = start < 0 ? std::max(start + n, 0) : std::min(start, n);
+    stop = stop < 0 ? std::max(stop + n, 0) : std::min(stop, n);
+  } else {
+    start = start < 0 ? std::max(start + n, -1) : std::min(start, n - 1);
+    stop = stop < 0 ? std::max(stop + n, -1) : std::min(stop, n - 1);
+  }
+}
+
+int slice_len(int start, int stop, int step) {
+  if (step > 0) return stop > start ? (stop - start + step - 1) / step : 0;
+  return start > stop ? (start - stop - step - 1) / (-step) : 0;
+}
+
+Dtype accumulation_dtype(Dtype d) {
+  switch (d.val) {
+    case Dtype::Val::bool_:
+    case Dtype::Val::int8:
+    case Dtype::Val::int16:
+      return int32;
+    case Dtype::Val::uint8:
+    case Dtype::Val::uint16:
+      return uint32;
+    default:
+      return d;
+  }
+}
+
 Dtype at_least_float(Dtype d) {
   auto k = kindof(d);
   if (k == Dtype::Kind::f || k == Dtype::Kind::V || k == Dtype::Kind::c) return d;

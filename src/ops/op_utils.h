@@ -42,6 +42,15 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op = "broadca
 // become float32 (as MLX does).
 Dtype at_least_float(Dtype d);
 
+// Python slice semantics for one axis of size n: clamps start/stop for the (non-zero) step.
+void normalize_slice(int n, int& start, int& stop, int step);
+// Number of elements a normalized slice selects.
+int slice_len(int start, int stop, int step);
+
+// Accumulator dtype of sums and products (and their scans): small integers and bool widen to
+// 32 bits, as in MLX.
+Dtype accumulation_dtype(Dtype d);
+
 // Makes a graph node for a single-output primitive.
 template <typename P, typename... Args>
 array make_node(Shape shape, Dtype dtype, std::vector<array> inputs, Stream s, Args&&... args) {

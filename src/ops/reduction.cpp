@@ -31,19 +31,6 @@ Shape reduced_shape(const array& a, const std::vector<int>& axes, bool keepdims)
   return out;
 }
 
-Dtype sum_dtype(Dtype d) {
-  switch (d.val) {
-    case Dtype::Val::bool_:
-    case Dtype::Val::int8:
-    case Dtype::Val::int16:
-      return int32;
-    case Dtype::Val::uint8:
-    case Dtype::Val::uint16:
-      return uint32;
-    default:
-      return d;
-  }
-}
 
 array reduce(const array& a, const std::vector<int>& axes_in, bool keepdims, ReduceOp op, Dtype out_dtype,
              const char* name, StreamOrDevice s) {
@@ -69,12 +56,12 @@ array reduce(const array& a, const std::vector<int>& axes_in, bool keepdims, Red
   }
 
 array sum(const array& a, const std::vector<int>& axes, bool keepdims, StreamOrDevice s) {
-  return reduce(a, axes, keepdims, ReduceOp::Sum, sum_dtype(a.dtype()), "sum", s);
+  return reduce(a, axes, keepdims, ReduceOp::Sum, accumulation_dtype(a.dtype()), "sum", s);
 }
 TESSERA_REDUCTION_OVERLOADS(sum)
 
 array prod(const array& a, const std::vector<int>& axes, bool keepdims, StreamOrDevice s) {
-  return reduce(a, axes, keepdims, ReduceOp::Prod, sum_dtype(a.dtype()), "prod", s);
+  return reduce(a, axes, keepdims, ReduceOp::Prod, accumulation_dtype(a.dtype()), "prod", s);
 }
 TESSERA_REDUCTION_OVERLOADS(prod)
 

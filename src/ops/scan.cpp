@@ -9,19 +9,7 @@ namespace {
 
 Dtype scan_dtype(ScanOp op, Dtype d) {
   if (op == ScanOp::LogAddExp) return at_least_float(d);
-  if (op == ScanOp::Sum || op == ScanOp::Prod) {
-    switch (d.val) {
-      case Dtype::Val::bool_:
-      case Dtype::Val::int8:
-      case Dtype::Val::int16:
-        return int32;
-      case Dtype::Val::uint8:
-      case Dtype::Val::uint16:
-        return uint32;
-      default:
-        return d;
-    }
-  }
+  if (op == ScanOp::Sum || op == ScanOp::Prod) return accumulation_dtype(d);
   return d;
 }
 

@@ -170,26 +170,6 @@ std::vector<array> broadcast_arrays(const std::vector<array>& inputs, StreamOrDe
   return out;
 }
 
-namespace {
-
-// Python slice semantics for one axis: clamps start/stop for the given step.
-void normalize_slice(int n, int& start, int& stop, int step) {
-  if (step > 0) {
-    start = start < 0 ? std::max(start + n, 0) : std::min(start, n);
-    stop = stop < 0 ? std::max(stop + n, 0) : std::min(stop, n);
-  } else {
-    start = start < 0 ? std::max(start + n, -1) : std::min(start, n - 1);
-    stop = stop < 0 ? std::max(stop + n, -1) : std::min(stop, n - 1);
-  }
-}
-
-int slice_len(int start, int stop, int step) {
-  if (step > 0) return stop > start ? (stop - start + step - 1) / step : 0;
-  return start > stop ? (start - stop - step - 1) / (-step) : 0;
-}
-
-}  // namespace
-
 array slice(const array& a, Shape start, Shape stop, Shape strides, StreamOrDevice s) {
   size_t nd = a.ndim();
   if (start.size() != nd || stop.size() != nd || strides.size() != nd) {
