@@ -26,6 +26,52 @@ HWY_INLINE V NaNLike(DF d, V) {
   return hn::Set(d, std::numeric_limits<float>::quiet_NaN());
 }
 
+// exp over the whole float32 range, with IEEE results for NaN (kept), +inf (inf), -inf (0),
+// overflow (x >= 88.72283935546875: inf) and the subnormal tail (rounded once; 0 below about -103.97).
+// Same scheme as ExpNonPos below: Cody-Waite reduction x = k ln2 + r with |r| <= ln2/2, a
+// degree-7 Taylor polynomial for e^r (Horner, FMA), then 2^k added to the exponent bits. Lanes
+// whose result is subnormal (k <= -126, x below about -87.0) take a rarely used branch that scales by
+// 2^(k/2) twice, so the result is rounded once. Measured max error 0.94 ulp over all float32
+// inputs (see simd.h).
+HWY_INLINE hn::Vec<DF> ExpF32(DF d, hn::Vec<DF> x) {
+  const hn::RebindToSigned<DF> di;
+  // Clamping keeps k in [-150, 128]; NaN lanes are patched at the end.
+  const auto xc = hn::Min(hn::Max(x, hn::Set(d, -104.0f)), hn::Set(d, 89.0f));
+  const auto shifter = hn::Set(d, 12582912.0f);  // 1.5 * 2^23: the low mantissa bits hold k
+  const auto kf = hn::MulAdd(xc, hn::Set(d, 1.44269504088896341f), shifter);
+  const auto k = hn::Sub(kf, shifter);
+  auto r = hn::MulAdd(k, hn::Set(d, -0.693145751953125f), xc);  // ln2 high part: k * hi exact
+  r = hn::MulAdd(k, hn::Set(d, -1.428606765330187045e-06f), r);
+  auto p = hn::Set(d, 1.f / 5040.f);
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 720.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 120.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 24.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 6.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.5f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f));
+  const auto ki = hn::ShiftLeft<23>(hn::BitCast(di, kf));  // k << 23 (wraps in the top bits)
+  auto y = hn::BitCast(d, hn::Add(hn::BitCast(di, p), ki));
+  // k <= -126: p * 2^k is subnormal (or nearly so), which the exponent add cannot produce.
+  const auto tiny = hn::Lt(k, hn::Set(d, -125.5f));
+  if (HWY_UNLIKELY(!hn::AllFalse(d, tiny))) {
+    // k in [-150, -126]: p * 2^k1 * 2^k2 with k1 = k / 2 rounded down and k2 = k - k1, both
+    // 2^k1 and p * 2^k1 normal, so only the last product rounds.
+    const auto kk = hn::Sub(hn::BitCast(di, kf), hn::BitCast(di, shifter));  // k as an integer
+    const auto k1 = hn::ShiftRight<1>(kk);
+    const auto k2 = hn::Sub(kk, k1);
+    const auto bias = hn::Set(di, 127);
+    const auto s1 = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(k1, bias)));
+    const auto s2 = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(k2, bias)));
+    y = hn::IfThenElse(tiny, hn::Mul(hn::Mul(p, s1), s2), y);
+  }
+  // 88.72283935546875 is the smallest float whose exp rounds to inf (the exponent add would
+  // give NaN bits there).
+  y = hn::IfThenElse(hn::Ge(x, hn::Set(d, 88.72283935546875f)), hn::Set(d, std::numeric_limits<float>::infinity()),
+                     y);
+  return hn::IfThenElse(hn::IsNaN(x), x, y);
+}
+
 template <UnaryOp op>
 HWY_INLINE hn::Vec<DF> UnaryVec(DF d, hn::Vec<DF> x) {
   if constexpr (op == UnaryOp::Abs) {
@@ -47,10 +93,7 @@ HWY_INLINE hn::Vec<DF> UnaryVec(DF d, hn::Vec<DF> x) {
   } else if constexpr (op == UnaryOp::Round) {
     return hn::Round(x);
   } else if constexpr (op == UnaryOp::Exp) {
-    // Highway's Exp is valid up to 104; pin overflow and NaN to IEEE results.
-    auto y = hn::Exp(d, hn::Min(x, hn::Set(d, 100.0f)));
-    y = hn::IfThenElse(hn::Gt(x, hn::Set(d, 88.72284f)), hn::Set(d, std::numeric_limits<float>::infinity()), y);
-    return hn::IfThenElse(hn::IsNaN(x), x, y);
+    return ExpF32(d, x);
   } else if constexpr (op == UnaryOp::Log) {
     auto y = hn::Log(d, x);
     y = hn::IfThenElse(hn::Eq(x, hn::Zero(d)), hn::Set(d, -std::numeric_limits<float>::infinity()), y);
@@ -60,11 +103,11 @@ HWY_INLINE hn::Vec<DF> UnaryVec(DF d, hn::Vec<DF> x) {
     auto y = hn::Tanh(d, x);
     return hn::IfThenElse(hn::IsNaN(x), x, y);
   } else if constexpr (op == UnaryOp::Sigmoid) {
-    // 1 / (1 + exp(-x)); exp's overflow to inf gives the exact 0.
-    auto nx = hn::Neg(x);
-    auto e = hn::Exp(d, hn::Min(nx, hn::Set(d, 100.0f)));
-    e = hn::IfThenElse(hn::Gt(nx, hn::Set(d, 88.72284f)), hn::Set(d, std::numeric_limits<float>::infinity()), e);
-    auto y = hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), e));
+    // With e = exp(-|x|) (never overflows): 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0, so
+    // very negative x give exp(x) (down to the subnormal tail) instead of 0.
+    auto e = ExpF32(d, hn::Neg(hn::Abs(x)));
+    auto num = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), e, hn::Set(d, 1.0f));
+    auto y = hn::Div(num, hn::Add(hn::Set(d, 1.0f), e));
     return hn::IfThenElse(hn::IsNaN(x), x, y);
   } else {
     return x;
