@@ -324,6 +324,12 @@ void qmv_rows(int bits, const uint32_t* w, int64_t wcols, const float* sc, const
 #include <cblas.h>
 #ifdef TESSERA_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
+
+#include <list>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <unordered_map>
 #endif
 
 #include <algorithm>
@@ -352,6 +358,100 @@ void sgemm_rm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, co
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.f, A, lda, B,
               ldb, beta, C, ldc);
 }
+
+#ifdef TESSERA_HAVE_DNNL
+// bfloat16 x bfloat16 -> float32 products through oneDNN's matmul primitive (AMX / AVX512-BF16
+// kernels where the CPU has them), primitives cached by shape and strides.
+namespace qdnnl {
+namespace dn = dnnl;
+
+dn::engine& engine() {
+  static dn::engine* e = new dn::engine(dn::engine::kind::cpu, 0);  // never destroyed
+  return *e;
+}
+
+struct Entry {
+  dn::matmul prim;
+  dn::memory::desc a, b, c, scratch;
+  size_t scratch_bytes = 0;
+};
+
+using Key = std::array<int64_t, 8>;
+
+std::shared_ptr<Entry> lookup(const Key& k) {
+  static std::mutex mu;
+  static auto* items = new std::list<std::pair<Key, std::shared_ptr<Entry>>>();
+  {
+    std::lock_guard<std::mutex> l(mu);
+    for (auto it = items->begin(); it != items->end(); ++it) {
+      if (it->first == k) {
+        items->splice(items->begin(), *items, it);
+        return items->front().second;
+      }
+    }
+  }
+  using dt = dn::memory::data_type;
+  const int64_t M = k[0], N = k[1], K = k[2];
+  auto e = std::make_shared<Entry>();
+  e->a = dn::memory::desc({M, K}, dt::bf16, {k[3], 1});
+  e->b = dn::memory::desc({K, N}, dt::bf16, {k[4], k[5]});
+  e->c = dn::memory::desc({M, N}, dt::f32, {k[6], 1});
+  dn::primitive_attr attr;
+  attr.set_scratchpad_mode(dn::scratchpad_mode::user);
+  if (k[7]) {
+    dn::post_ops po;
+    po.append_sum(1.f);
+    attr.set_post_ops(po);
+  }
+  dn::matmul::primitive_desc pd(dn::matmul::desc(e->a, e->b, e->c), attr, engine());
+  e->prim = dn::matmul(pd);
+  e->scratch = pd.scratchpad_desc();
+  e->scratch_bytes = e->scratch.get_size();
+  std::lock_guard<std::mutex> l(mu);
+  items->emplace_front(k, e);
+  if (items->size() > 16) items->pop_back();
+  return e;
+}
+
+void* scratch(size_t bytes) {
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<void, Free> buf;
+  thread_local size_t have = 0;
+  if (bytes > have) {
+    buf.reset();
+    size_t n = (bytes + 4095) & ~size_t(4095);
+    buf.reset(std::aligned_alloc(64, n));
+    have = buf ? n : 0;
+  }
+  return buf.get();
+}
+
+// C[M, N] (row stride ldc) (+)= A[M, K] (row stride lda) @ B[K, N] (strides bs0, bs1).
+bool gemm_bf16(int64_t M, int64_t N, int64_t K, const bfloat16_t* A, int64_t lda, const bfloat16_t* B, int64_t bs0,
+               int64_t bs1, float* C, int64_t ldc, bool accumulate) {
+  try {
+    auto e = lookup(Key{M, N, K, lda, bs0, bs1, ldc, accumulate ? 1 : 0});
+    dn::engine& eng = engine();
+    thread_local dn::stream st(eng);
+    dn::memory ma(e->a, eng, const_cast<bfloat16_t*>(A)), mb(e->b, eng, const_cast<bfloat16_t*>(B)),
+        mc(e->c, eng, C);
+    std::unordered_map<int, dn::memory> args{{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+    if (e->scratch_bytes) {
+      void* sp = scratch(e->scratch_bytes);
+      if (!sp) return false;
+      args.emplace(DNNL_ARG_SCRATCHPAD, dn::memory(e->scratch, eng, sp));
+    }
+    e->prim.execute(st, args);
+    st.wait();
+    return true;
+  } catch (const dn::error&) {
+    return false;
+  }
+}
+}  // namespace qdnnl
+#endif
 
 // Row-contiguous float32 copy of any float array.
 std::vector<float> to_f32(const array& a) {
@@ -504,6 +604,48 @@ float dot_group(int bits, const uint32_t* w, const float* xp, const float* x, fl
     default: unpack_bits(bits, w, gs, scratch); return dot_f32(scratch, x, gs);
   }
 }
+
+#ifdef TESSERA_HAVE_DNNL
+// One product with bfloat16 x [M, K]: tiles of w dequantized to bfloat16 and multiplied with
+// oneDNN's bf16 matmul into out [M, N] float32. False (nothing written that matters) if
+// oneDNN has no kernel.
+constexpr int kBf16Tile = 1024;
+
+bool qmm_bf16(const bfloat16_t* x, const uint32_t* w, const float* sc, const float* bi, float* out, int M, int N,
+              int K, int gs, int bits, bool transpose) {
+  const int G = (transpose ? K : N) / gs;
+  const int64_t wcols = int64_t(transpose ? K : N) * bits / 32;
+  const int rows = transpose ? N : K, cols = transpose ? K : N;
+  const int T = std::min(rows, kBf16Tile);
+  thread_local std::vector<bfloat16_t> tile_buf;
+  tile_buf.resize(size_t(T) * cols);
+  bfloat16_t* tile = tile_buf.data();  // workers must see this thread's buffer
+  std::vector<float> part;
+  for (int r0 = 0; r0 < rows; r0 += T) {
+    const int t = std::min(T, rows - r0);
+    parallel_for(t, 16, [&](int64_t a, int64_t b) {
+      std::vector<float> row(cols);
+      for (int64_t r = a; r < b; ++r) {
+        dequant_row(w + (r0 + r) * wcols, sc + (r0 + r) * G, bi + (r0 + r) * G, cols, gs, bits, row.data());
+        copy_convert(row.data(), float32, tile + r * cols, bfloat16, size_t(cols));
+      }
+    });
+    if (transpose && t != N) {
+      // oneDNN's AMX kernels want a dense destination: the tile's columns go through part.
+      part.resize(size_t(M) * t);
+      if (!qdnnl::gemm_bf16(M, t, K, x, K, tile, 1, K, part.data(), t, false)) return false;
+      for (int m = 0; m < M; ++m)
+        std::memcpy(out + int64_t(m) * N + r0, part.data() + size_t(m) * t, sizeof(float) * size_t(t));
+    } else {
+      bool ok = transpose ? qdnnl::gemm_bf16(M, t, K, x, K, tile, 1, K, out, N, false)
+                          : qdnnl::gemm_bf16(M, N, t, x + r0, K, tile, N, 1, out, N, r0 != 0);
+      if (!ok) return false;
+    }
+  }
+  if (rows == 0 && M > 0 && N > 0) std::memset(out, 0, sizeof(float) * size_t(M) * N);
+  return true;
+}
+#endif
 
 // One product: x [M, K] (float32) with quantized w; out [M, N] float32.
 void qmm_single(const float* x, const uint32_t* w, const float* sc, const float* bi, float* out, int M, int N, int K,
@@ -671,7 +813,6 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
   int M = o.shape(-2), N = o.shape(-1), K = in[0].shape(-1);
   int64_t B = (int64_t(M) * N != 0) ? int64_t(o.size()) / (int64_t(M) * N) : 0;
   std::vector<float> xt, st, bt, res;
-  const float* x = f32_view(in[0], xt);
   const float* sc = f32_view(in[2], st);
   const float* bi = f32_view(in[3], bt);
   Words w = contiguous_words(in[1]);
@@ -684,6 +825,23 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
     dst = res.data();
   }
   int64_t wsz = int64_t(in[1].shape(-2)) * in[1].shape(-1), ssz = int64_t(in[2].shape(-2)) * in[2].shape(-1);
+#ifdef TESSERA_HAVE_DNNL
+  // bfloat16 activations with enough rows: bfloat16 tiles through oneDNN's bf16 matmul.
+  if (in[0].dtype() == bfloat16 && M >= 32 && K > 0) {
+    Words xb = contiguous_words(in[0]);  // a view when row-contiguous (copied otherwise)
+    const bfloat16_t* xp = reinterpret_cast<const bfloat16_t*>(xb.holder.raw_data());
+    bool ok = true;
+    for (int64_t b = 0; ok && b < B; ++b) {
+      ok = qmm_bf16(xp + b * M * K, w.ptr + b * wsz, sc + b * ssz, bi + b * ssz, dst + b * M * N, M, N, K,
+                    q.group_size(), q.bits(), q.transpose());
+    }
+    if (ok) {
+      if (o.dtype() != float32) finish(res, o);
+      return;
+    }
+  }
+#endif
+  const float* x = f32_view(in[0], xt);
   for (int64_t b = 0; b < B; ++b) {
     qmm_single(x + b * M * K, w.ptr + b * wsz, sc + b * ssz, bi + b * ssz, dst + b * M * N, M, N, K,
                q.group_size(), q.bits(), q.transpose());
