@@ -33,6 +33,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 size_t QLanes() { return 0; }
 void QmvPrepare(int, const float*, int64_t, float*) {}
 void DequantRow(int, const uint32_t*, const float*, const float*, int64_t, int, float*) {}
+void DequantRowBf16(int, const uint32_t*, const float*, const float*, int64_t, int, uint16_t*) {}
 void QmvRows(int, const uint32_t*, int64_t, const float*, const float*, int, int, const float*, const float*, int,
              int64_t, float*, int64_t, int64_t, int64_t) {}
 #else
@@ -273,6 +274,44 @@ HWY_INLINE void DequantRowT(const uint32_t* w, const float* sc, const float* bi,
   }
 }
 
+// As DequantRowT, rounded to bfloat16 (nearest even; values are finite) as uint16 bits.
+template <int B>
+HWY_INLINE void DequantRowBf16T(const uint32_t* w, const float* sc, const float* bi, int64_t cols, int gs,
+                                uint16_t* out) {
+  const DF df;
+  const DU du;
+  const DI di;
+  const hn::Rebind<uint16_t, DF> d16;
+  constexpr int F = 32 / B;
+  const int64_t L = int64_t(hn::Lanes(df));
+  const VU iota = hn::Iota(du, 0);
+  const VU shifts = hn::Mul(hn::And(iota, hn::Set(du, F - 1)), hn::Set(du, B));
+  const VU lane_word = hn::ShiftRight<(B == 2 ? 4 : B == 4 ? 3 : 2)>(iota);
+  const VU mask = hn::Set(du, (1u << B) - 1);
+  const VU half = hn::Set(du, 0x7FFFu), one = hn::Set(du, 1u);
+  for (int64_t b = 0; b < cols / (F * L); ++b) {
+    const VU wv = hn::LoadU(du, w + b * L);
+    for (int c = 0; c < F; ++c) {
+      const int64_t j = (b * F + c) * L;
+      const VU words = hn::TableLookupLanes(wv, hn::IndicesFromVec(du, hn::Add(lane_word, hn::Set(du, uint32_t(c * L / F)))));
+      const VF q = hn::ConvertTo(df, hn::BitCast(di, hn::And(hn::Shr(words, shifts), mask)));
+      const int64_t g = j / gs;
+      const VU u = hn::BitCast(du, hn::MulAdd(q, hn::Set(df, sc[g]), hn::Set(df, bi[g])));
+      const VU r = hn::ShiftRight<16>(hn::Add(u, hn::Add(half, hn::And(hn::ShiftRight<16>(u), one))));
+      hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, r)), d16, out + j);
+    }
+  }
+}
+
+void DequantRowBf16(int bits, const uint32_t* w, const float* sc, const float* bi, int64_t cols, int gs,
+                    uint16_t* out) {
+  switch (bits) {
+    case 2: return DequantRowBf16T<2>(w, sc, bi, cols, gs, out);
+    case 4: return DequantRowBf16T<4>(w, sc, bi, cols, gs, out);
+    default: return DequantRowBf16T<8>(w, sc, bi, cols, gs, out);
+  }
+}
+
 void DequantRow(int bits, const uint32_t* w, const float* sc, const float* bi, int64_t cols, int gs, float* out) {
   switch (bits) {
     case 2: return DequantRowT<2>(w, sc, bi, cols, gs, out);
@@ -301,6 +340,7 @@ HWY_EXPORT(QLanes);
 HWY_EXPORT(QmvPrepare);
 HWY_EXPORT(QmvRows);
 HWY_EXPORT(DequantRow);
+HWY_EXPORT(DequantRowBf16);
 // Whether dequant_row_simd handles rows of `cols` values.
 bool dequant_simd_ok(int bits, int gs, int64_t cols) {
   int64_t L = int64_t(HWY_DYNAMIC_DISPATCH(QLanes)());
@@ -309,6 +349,10 @@ bool dequant_simd_ok(int bits, int gs, int64_t cols) {
 void dequant_row_simd(int bits, const uint32_t* w, const float* sc, const float* bi, int64_t cols, int gs,
                       float* out) {
   HWY_DYNAMIC_DISPATCH(DequantRow)(bits, w, sc, bi, cols, gs, out);
+}
+void dequant_row_bf16_simd(int bits, const uint32_t* w, const float* sc, const float* bi, int64_t cols, int gs,
+                           uint16_t* out) {
+  HWY_DYNAMIC_DISPATCH(DequantRowBf16)(bits, w, sc, bi, cols, gs, out);
 }
 }  // namespace tessera::qkern
 
@@ -620,10 +664,18 @@ bool qmm_bf16(const bfloat16_t* x, const uint32_t* w, const float* sc, const flo
   thread_local std::vector<bfloat16_t> tile_buf;
   tile_buf.resize(size_t(T) * cols);
   bfloat16_t* tile = tile_buf.data();  // workers must see this thread's buffer
-  std::vector<float> part;
+  thread_local std::vector<float> part;  // used on this thread only
+  const bool simd_bf16 = qkern::dequant_simd_ok(bits, gs, cols);
   for (int r0 = 0; r0 < rows; r0 += T) {
     const int t = std::min(T, rows - r0);
     parallel_for(t, 16, [&](int64_t a, int64_t b) {
+      if (simd_bf16) {
+        for (int64_t r = a; r < b; ++r) {
+          qkern::dequant_row_bf16_simd(bits, w + (r0 + r) * wcols, sc + (r0 + r) * G, bi + (r0 + r) * G, cols, gs,
+                                       reinterpret_cast<uint16_t*>(tile + r * cols));
+        }
+        return;
+      }
       std::vector<float> row(cols);
       for (int64_t r = a; r < b; ++r) {
         dequant_row(w + (r0 + r) * wcols, sc + (r0 + r) * G, bi + (r0 + r) * G, cols, gs, bits, row.data());

@@ -72,6 +72,33 @@ HWY_INLINE hn::Vec<DF> ExpF32(DF d, hn::Vec<DF> x) {
   return hn::IfThenElse(hn::IsNaN(x), x, y);
 }
 
+// tanh(x) = sign(x) * m / (m + 2) with m = expm1(2|x|), m from ExpF32's reduction: with
+// 2|x| = k ln2 + r, k >= 0, and q = e^r - 1 (the polynomial without its constant term, accurate
+// for small r), m = 2^k q + (2^k - 1) in one FMA, with no cancellation. |x| is clamped to 10
+// (tanh rounds to 1 from 9.01); signed zeros and subnormals keep their sign and value.
+HWY_INLINE hn::Vec<DF> TanhF32(DF d, hn::Vec<DF> x) {
+  const hn::RebindToSigned<DF> di;
+  const auto t = hn::Min(hn::Add(hn::Abs(x), hn::Abs(x)), hn::Set(d, 20.0f));
+  const auto shifter = hn::Set(d, 12582912.0f);
+  const auto kf = hn::MulAdd(t, hn::Set(d, 1.44269504088896341f), shifter);
+  const auto k = hn::Sub(kf, shifter);
+  auto r = hn::MulAdd(k, hn::Set(d, -0.693145751953125f), t);
+  r = hn::MulAdd(k, hn::Set(d, -1.428606765330187045e-06f), r);
+  auto p = hn::Set(d, 1.f / 5040.f);
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 720.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 120.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 24.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 6.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.5f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f));
+  const auto q = hn::Mul(p, r);
+  const auto one = hn::Set(d, 1.0f);
+  const auto s = hn::BitCast(d, hn::Add(hn::BitCast(di, one), hn::ShiftLeft<23>(hn::BitCast(di, kf))));  // 2^k
+  const auto m = hn::MulAdd(q, s, hn::Sub(s, one));
+  const auto y = hn::Div(m, hn::Add(m, hn::Set(d, 2.0f)));
+  return hn::IfThenElse(hn::IsNaN(x), x, hn::CopySignToAbs(y, x));
+}
+
 template <UnaryOp op>
 HWY_INLINE hn::Vec<DF> UnaryVec(DF d, hn::Vec<DF> x) {
   if constexpr (op == UnaryOp::Abs) {
@@ -100,8 +127,7 @@ HWY_INLINE hn::Vec<DF> UnaryVec(DF d, hn::Vec<DF> x) {
     y = hn::IfThenElse(hn::Eq(x, hn::Set(d, std::numeric_limits<float>::infinity())), x, y);
     return hn::IfThenElse(hn::Not(hn::Ge(x, hn::Zero(d))), NaNLike(d, x), y);
   } else if constexpr (op == UnaryOp::Tanh) {
-    auto y = hn::Tanh(d, x);
-    return hn::IfThenElse(hn::IsNaN(x), x, y);
+    return TanhF32(d, x);
   } else if constexpr (op == UnaryOp::Sigmoid) {
     // With e = exp(-|x|) (never overflows): 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0, so
     // very negative x give exp(x) (down to the subnormal tail) instead of 0.

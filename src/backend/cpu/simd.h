@@ -3,7 +3,8 @@
 // infinities are patched to the IEEE results): exp ≤ 1 ulp (own kernel; measured 0.94 ulp max
 // over all float32 inputs vs double std::exp, subnormal results included, overflow to inf from
 // 88.72283935546875), sigmoid ≤ 3 ulp (measured 2.4 ulp max over all inputs, subnormal tail
-// included), log ≤ 4 ulp, tanh ≤ 4 ulp (Highway's documented bounds), sin/cos ≤ 3 ulp for
+// included), tanh ≤ 4 ulp (own kernel from the same exp reduction; measured 3.25 ulp max over all
+// inputs), log ≤ 4 ulp (Highway's documented bound), sin/cos ≤ 3 ulp for
 // |x| ≤ 39000 (larger |x| use libm), sqrt exact, rsqrt ≤ 1 ulp (1/sqrt computed exactly then
 // rounded twice).
 #pragma once
