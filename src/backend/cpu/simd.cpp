@@ -26,6 +26,29 @@ HWY_INLINE V NaNLike(DF d, V) {
   return hn::Set(d, std::numeric_limits<float>::quiet_NaN());
 }
 
+// The reduction shared by the exp-based kernels: t = k ln2 + r with |r| <= ln2/2 (Cody-Waite,
+// ln2 split so k * hi is exact), k found with the 1.5 * 2^23 shifter so the low mantissa bits of
+// kf hold k, and `poly` with e^r = 1 + r * poly (degree-7 Taylor series, Horner with FMA).
+struct ExpReduction {
+  hn::Vec<DF> kf, k, r, poly;
+};
+
+HWY_INLINE ExpReduction ReduceExp(DF d, hn::Vec<DF> t) {
+  const auto shifter = hn::Set(d, 12582912.0f);
+  const auto kf = hn::MulAdd(t, hn::Set(d, 1.44269504088896341f), shifter);
+  const auto k = hn::Sub(kf, shifter);
+  auto r = hn::MulAdd(k, hn::Set(d, -0.693145751953125f), t);
+  r = hn::MulAdd(k, hn::Set(d, -1.428606765330187045e-06f), r);
+  auto p = hn::Set(d, 1.f / 5040.f);
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 720.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 120.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 24.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 6.f));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.5f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.f));
+  return {kf, k, r, p};
+}
+
 // exp over the whole float32 range, with IEEE results for NaN (kept), +inf (inf), -inf (0),
 // overflow (x >= 88.72283935546875: inf) and the subnormal tail (rounded once; 0 below about -103.97).
 // Same scheme as ExpNonPos below: Cody-Waite reduction x = k ln2 + r with |r| <= ln2/2, a
@@ -37,19 +60,8 @@ HWY_INLINE hn::Vec<DF> ExpF32(DF d, hn::Vec<DF> x) {
   const hn::RebindToSigned<DF> di;
   // Clamping keeps k in [-150, 128]; NaN lanes are patched at the end.
   const auto xc = hn::Min(hn::Max(x, hn::Set(d, -104.0f)), hn::Set(d, 89.0f));
-  const auto shifter = hn::Set(d, 12582912.0f);  // 1.5 * 2^23: the low mantissa bits hold k
-  const auto kf = hn::MulAdd(xc, hn::Set(d, 1.44269504088896341f), shifter);
-  const auto k = hn::Sub(kf, shifter);
-  auto r = hn::MulAdd(k, hn::Set(d, -0.693145751953125f), xc);  // ln2 high part: k * hi exact
-  r = hn::MulAdd(k, hn::Set(d, -1.428606765330187045e-06f), r);
-  auto p = hn::Set(d, 1.f / 5040.f);
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 720.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 120.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 24.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 6.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 0.5f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f));
+  const auto [kf, k, r, poly] = ReduceExp(d, xc);
+  const auto p = hn::MulAdd(poly, r, hn::Set(d, 1.f));
   const auto ki = hn::ShiftLeft<23>(hn::BitCast(di, kf));  // k << 23 (wraps in the top bits)
   auto y = hn::BitCast(d, hn::Add(hn::BitCast(di, p), ki));
   // k <= -126: p * 2^k is subnormal (or nearly so), which the exponent add cannot produce.
@@ -57,6 +69,7 @@ HWY_INLINE hn::Vec<DF> ExpF32(DF d, hn::Vec<DF> x) {
   if (HWY_UNLIKELY(!hn::AllFalse(d, tiny))) {
     // k in [-150, -126]: p * 2^k1 * 2^k2 with k1 = k / 2 rounded down and k2 = k - k1, both
     // 2^k1 and p * 2^k1 normal, so only the last product rounds.
+    const auto shifter = hn::Set(d, 12582912.0f);
     const auto kk = hn::Sub(hn::BitCast(di, kf), hn::BitCast(di, shifter));  // k as an integer
     const auto k1 = hn::ShiftRight<1>(kk);
     const auto k2 = hn::Sub(kk, k1);
@@ -81,19 +94,8 @@ HWY_INLINE hn::Vec<DF> ExpF32(DF d, hn::Vec<DF> x) {
 HWY_INLINE hn::Vec<DF> TanhF32(DF d, hn::Vec<DF> x) {
   const hn::RebindToSigned<DF> di;
   const auto t = hn::Min(hn::Add(hn::Abs(x), hn::Abs(x)), hn::Set(d, 20.0f));
-  const auto shifter = hn::Set(d, 12582912.0f);
-  const auto kf = hn::MulAdd(t, hn::Set(d, 1.44269504088896341f), shifter);
-  const auto k = hn::Sub(kf, shifter);
-  auto r = hn::MulAdd(k, hn::Set(d, -0.693145751953125f), t);
-  r = hn::MulAdd(k, hn::Set(d, -1.428606765330187045e-06f), r);
-  auto p = hn::Set(d, 1.f / 5040.f);
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 720.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 120.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 24.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 6.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 0.5f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f));
-  const auto q = hn::Mul(p, r);
+  const auto [kf, k, r, poly] = ReduceExp(d, t);
+  const auto q = hn::Mul(poly, r);
   const auto one = hn::Set(d, 1.0f);
   const auto s = hn::BitCast(d, hn::Add(hn::BitCast(di, one), hn::ShiftLeft<23>(hn::BitCast(di, kf))));  // 2^k
   const auto m = hn::MulAdd(q, s, hn::Sub(s, one));
@@ -551,19 +553,8 @@ HWY_INLINE hn::Vec<DF> ExpNonPos(DF d, hn::Vec<DF> t) {
   const auto tc = hn::Max(t, lo);
   // k = round(t / ln2) via the 1.5 * 2^23 shifter: its low mantissa bits hold k, so shifting
   // the bit pattern left by 23 gives k << 23 directly.
-  const auto shifter = hn::Set(d, 12582912.0f);
-  const auto kf = hn::MulAdd(tc, hn::Set(d, 1.44269504088896341f), shifter);
-  const auto k = hn::Sub(kf, shifter);
-  auto r = hn::MulAdd(k, hn::Set(d, -0.693145751953125f), tc);
-  r = hn::MulAdd(k, hn::Set(d, -1.428606765330187045e-06f), r);
-  auto p = hn::Set(d, 1.f / 5040.f);
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 720.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 120.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 24.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f / 6.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 0.5f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.f));
+  const auto [kf, k, r, poly] = ReduceExp(d, tc);
+  const auto p = hn::MulAdd(poly, r, hn::Set(d, 1.f));
   const auto bits = hn::Add(hn::BitCast(di, p), hn::ShiftLeft<23>(hn::BitCast(di, kf)));
   auto e = hn::IfThenZeroElse(hn::Lt(t, lo), hn::BitCast(d, bits));
   if constexpr (kKeepNaN) e = hn::IfThenElse(hn::IsNaN(t), t, e);
