@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backend/cpu/thread_scratch.h"
 #include "backend/common/layout.h"
 #include "backend/common/matmul_layout.h"
 #include "backend/cpu/cpu_kernels.h"
@@ -162,21 +163,6 @@ Operand3 operand3(const MatrixView& v, int64_t batch, int64_t batch_stride, int6
   return o;
 }
 
-void* scratch(size_t bytes) {
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  thread_local std::unique_ptr<void, Free> buf;
-  thread_local size_t have = 0;
-  if (bytes > have) {
-    buf.reset();
-    size_t n = (bytes + 4095) & ~size_t(4095);
-    buf.reset(std::aligned_alloc(64, n));
-    have = buf ? n : 0;
-  }
-  return buf.get();
-}
-
 // One oneDNN matmul over `nb` matrices: a (nb or 1 by stride sa), b likewise, c row-contiguous.
 bool dnnl_matmul_run(dt src_t, dt dst_t, const MatrixView& va, const MatrixView& vb, const void* pa,
                      const void* pb, void* c, int64_t nb, int64_t sa, int64_t sb, int64_t M, int64_t N, int64_t K,
@@ -197,7 +183,7 @@ bool dnnl_matmul_run(dt src_t, dt dst_t, const MatrixView& va, const MatrixView&
     dn::memory ma(e->a, eng, const_cast<void*>(pa)), mb(e->b, eng, const_cast<void*>(pb)), mc(e->c, eng, c);
     std::unordered_map<int, dn::memory> args{{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
     if (e->scratch_bytes) {
-      void* sp = scratch(e->scratch_bytes);
+      void* sp = thread_scratch(e->scratch_bytes);
       if (!sp) return false;
       args.emplace(DNNL_ARG_SCRATCHPAD, dn::memory(e->scratch, eng, sp));
     }

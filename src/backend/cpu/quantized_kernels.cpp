@@ -5,6 +5,7 @@
 // scales apply per group and biases through precomputed group sums of x. Threads split the
 // output rows. Matrix-matrix products dequantize tiles of w into a float32 scratch and hand
 // each tile to sgemm. The whole matrix is never dequantized at once.
+#include "backend/cpu/thread_scratch.h"
 #include "backend/cpu/quantized_kernels.h"
 
 #include <cstdint>
@@ -457,21 +458,6 @@ std::shared_ptr<Entry> lookup(const Key& k) {
   return e;
 }
 
-void* scratch(size_t bytes) {
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  thread_local std::unique_ptr<void, Free> buf;
-  thread_local size_t have = 0;
-  if (bytes > have) {
-    buf.reset();
-    size_t n = (bytes + 4095) & ~size_t(4095);
-    buf.reset(std::aligned_alloc(64, n));
-    have = buf ? n : 0;
-  }
-  return buf.get();
-}
-
 // C[M, N] (row stride ldc) (+)= A[M, K] (row stride lda) @ B[K, N] (strides bs0, bs1).
 bool gemm_bf16(int64_t M, int64_t N, int64_t K, const bfloat16_t* A, int64_t lda, const bfloat16_t* B, int64_t bs0,
                int64_t bs1, float* C, int64_t ldc, bool accumulate) {
@@ -483,7 +469,7 @@ bool gemm_bf16(int64_t M, int64_t N, int64_t K, const bfloat16_t* A, int64_t lda
         mc(e->c, eng, C);
     std::unordered_map<int, dn::memory> args{{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
     if (e->scratch_bytes) {
-      void* sp = scratch(e->scratch_bytes);
+      void* sp = thread_scratch(e->scratch_bytes);
       if (!sp) return false;
       args.emplace(DNNL_ARG_SCRATCHPAD, dn::memory(e->scratch, eng, sp));
     }
