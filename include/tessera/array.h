@@ -41,6 +41,17 @@ void free(Buffer buffer);
 }  // namespace allocator
 
 class Primitive;
+namespace detail {
+inline std::atomic<int> g_tracing_depth{0};
+inline bool in_tracing() { return g_tracing_depth.load(std::memory_order_relaxed) > 0; }
+// Marks the scope in which a transform calls the function it traces.
+struct InTracing {
+  InTracing() { g_tracing_depth.fetch_add(1, std::memory_order_relaxed); }
+  ~InTracing() { g_tracing_depth.fetch_sub(1, std::memory_order_relaxed); }
+  InTracing(const InTracing&) = delete;
+  InTracing& operator=(const InTracing&) = delete;
+};
+}  // namespace detail
 using Deleter = std::function<void(allocator::Buffer)>;
 
 class array {
@@ -160,7 +171,9 @@ class array {
   void detach();
 
   bool is_evaluated() const { return desc_->status >= Status::evaluated; }
-  bool is_tracer() const { return desc_->is_tracer; }
+  // A tracer is an input of a function being transformed (or computed from one) while the
+  // transform traces it: eval keeps its graph so the transform can walk it.
+  bool is_tracer() const { return desc_->is_tracer && detail::in_tracing(); }
   void set_tracer(bool t) { desc_->is_tracer = t; }
   Status status() const { return desc_->status; }
   void set_status(Status s) const { desc_->status = s; }

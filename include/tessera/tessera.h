@@ -10,4 +10,5 @@
 #include "tessera/memory.h"
 #include "tessera/ops.h"
 #include "tessera/random.h"
+#include "tessera/transforms.h"
 #include "tessera/version.h"

@@ -31,6 +31,7 @@ array::ArrayDesc::ArrayDesc(Shape shape_, Dtype dtype_, std::shared_ptr<Primitiv
       dtype(dtype_),
       primitive(std::move(primitive_)),
       inputs(std::move(inputs_)) {
+  for (auto& in : inputs) is_tracer = is_tracer || in.desc_->is_tracer;
   // Strides are filled in when the node gets data (or on first request): most graph nodes
   // never need them before that, and skipping them saves an allocation per op.
 }

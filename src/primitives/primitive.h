@@ -4,6 +4,7 @@
 #pragma once
 
 #include <ostream>
+#include <utility>
 #include <vector>
 
 #include "primitives/primitive_list.h"
@@ -29,6 +30,19 @@ class Primitive {
     (void)inputs;
     return {};
   }
+
+  // Reverse-mode rule: cotangents of the inputs listed in `argnums` (in that order), given one
+  // cotangent per output. The default differentiates the decomposition.
+  virtual std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                 const std::vector<int>& argnums, const std::vector<array>& outputs) const;
+  // Forward-mode rule: one tangent per output, given the tangents of the inputs in `argnums`.
+  // The default differentiates the decomposition.
+  virtual std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                 const std::vector<int>& argnums) const;
+  // Batching rule: axes[i] is the batch axis of inputs[i], or -1 where inputs[i] is not batched.
+  // Returns the batched outputs and each one's batch axis. The default batches the decomposition.
+  virtual std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                               const std::vector<int>& axes) const;
 
   // Same kind and parameters (for common-subexpression elimination).
   virtual bool is_equivalent(const Primitive& other) const {

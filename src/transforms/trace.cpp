@@ -1,0 +1,56 @@
+#include "transforms/trace.h"
+
+#include <unordered_map>
+#include <utility>
+
+#include "tessera/ops.h"
+
+namespace tessera::detail {
+
+array trace_alias(const array& a) {
+  if (a.is_evaluated() && !a.has_primitive()) {
+    array alias(a.shape(), a.dtype(), nullptr, {});
+    alias.copy_shared_buffer(a);
+    alias.set_tracer(true);
+    return alias;
+  }
+  array alias = copy(a);
+  alias.set_tracer(true);
+  return alias;
+}
+
+bool is_differentiable(Dtype d) { return issubdtype(d, inexact); }
+
+Tape dependent_tape(const std::vector<array>& outputs, const std::vector<array>& seeds) {
+  Tape tape;
+  for (auto& s : seeds) tape.dependent.insert(s.id());
+  std::unordered_set<uintptr_t> visited(tape.dependent.begin(), tape.dependent.end());
+  std::vector<std::pair<array, size_t>> stack;
+  auto visit = [&](const array& a) {
+    if (visited.count(a.id())) return;
+    visited.insert(a.id());
+    for (auto& s : a.siblings()) visited.insert(s.id());
+    stack.emplace_back(a, 0);
+  };
+  for (auto& o : outputs) {
+    visit(o);
+    while (!stack.empty()) {
+      auto& [node, next] = stack.back();
+      if (next < node.inputs().size()) {
+        array in = node.inputs()[next++];
+        visit(in);
+        continue;
+      }
+      bool dep = false;
+      for (auto& in : node.inputs()) dep = dep || tape.depends(in);
+      if (dep && node.has_primitive()) {
+        for (auto& out : node.outputs()) tape.dependent.insert(out.id());
+        tape.nodes.push_back(node);
+      }
+      stack.pop_back();
+    }
+  }
+  return tape;
+}
+
+}  // namespace tessera::detail
