@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Tessera needs. Idempotent; runs as root (or with sudo) without
 # standard input.
-#   scripts/setup.sh         what building, testing and fuzzing need
-#   scripts/setup.sh bench   also the benchmark peers (PyTorch)
+#   scripts/setup.sh         what building, testing (PyTorch is a test reference), fuzzing and
+#                            benchmarking need
 set -euo pipefail
 
 PACKAGES=(
@@ -10,12 +10,9 @@ PACKAGES=(
   libhwy-dev libopenblas-dev libdnnl-dev
   nlohmann-json3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-numpy python3-pytest
+  python3 python3-numpy python3-pytest python3-torch
   clang libclang-rt-14-dev
 )
-if [ "${1:-}" = "bench" ]; then
-  PACKAGES+=(python3-torch)
-fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,0 +1,103 @@
+// Gradients of a 2-layer MLP and of a pre-norm transformer block against PyTorch
+// (tests/reference/torch_grads.py, Debian's python3-torch) on the same weights and inputs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "tessera/tessera.h"
+
+namespace tessera {
+namespace {
+
+using Params = std::unordered_map<std::string, array>;
+
+struct TorchReference {
+  std::string dir, skip_reason;
+  Params mlp, block;
+  TorchReference() {
+    if (std::system("/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null") != 0) {
+      skip_reason = "PyTorch (Debian's python3-torch at /usr/bin/python3) is not installed";
+      return;
+    }
+    char tmpl[] = "/tmp/tessera-torch-XXXXXX";
+    dir = mkdtemp(tmpl);
+    std::string cmd = std::string("/usr/bin/python3 ") + TESSERA_SOURCE_DIR + "/tests/reference/torch_grads.py " + dir;
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("torch_grads.py failed");
+    mlp = loadz(dir + "/mlp.npz");
+    block = loadz(dir + "/block.npz");
+  }
+  ~TorchReference() {
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
+const TorchReference& reference() {
+  static TorchReference r;
+  return r;
+}
+
+array linear(const array& x, const array& w) { return matmul(x, transpose(w)); }
+
+void expect_close(const array& got, const array& want, const std::string& name, float rtol = 2e-4f,
+                  float atol = 2e-6f) {
+  ASSERT_EQ(got.shape(), want.shape()) << name;
+  array err = max(abs(subtract(got, want)));
+  array bound = add(multiply(abs(want), array(rtol)), array(atol));
+  EXPECT_TRUE(all(less_equal(abs(subtract(got, want)), bound)).item<bool>())
+      << name << ": max abs error " << err.item<float>() << " (max |ref| " << max(abs(want)).item<float>() << ")";
+}
+
+// Runs value_and_grad over the named weights and compares loss and gradients with PyTorch's.
+void check(const Params& ref, const std::vector<std::string>& names,
+           const std::function<array(const Params&)>& loss_fn) {
+  std::vector<array> weights;
+  for (auto& n : names) weights.push_back(ref.at(n));
+  auto fn = [&](const std::vector<array>& w) {
+    Params p = ref;
+    for (size_t i = 0; i < names.size(); ++i) p.insert_or_assign(names[i], w[i]);
+    return loss_fn(p);
+  };
+  std::vector<int> argnums(names.size());
+  for (size_t i = 0; i < names.size(); ++i) argnums[i] = int(i);
+  auto [loss, grads] = value_and_grad(fn, argnums)(weights);
+  eval(loss);
+  eval(grads);
+  expect_close(loss, ref.at("loss"), "loss");
+  for (size_t i = 0; i < names.size(); ++i) expect_close(grads[i], ref.at("grad_" + names[i]), "grad of " + names[i]);
+}
+
+TEST(TorchGrads, TwoLayerMlp) {
+  const auto& r = reference();
+  if (!r.skip_reason.empty()) GTEST_SKIP() << r.skip_reason;
+  check(r.mlp, {"w1", "b1", "w2", "b2"}, [](const Params& p) {
+    array h = maximum(add(linear(p.at("x"), p.at("w1")), p.at("b1")), array(0.0f));
+    array pred = add(linear(h, p.at("w2")), p.at("b2"));
+    return mean(square(subtract(pred, p.at("y"))));
+  });
+}
+
+TEST(TorchGrads, TransformerBlock) {
+  const auto& r = reference();
+  if (!r.skip_reason.empty()) GTEST_SKIP() << r.skip_reason;
+  check(r.block, {"norm1", "wq", "wk", "wv", "wo", "ln_w", "ln_b", "w1", "w3", "w2"}, [](const Params& p) {
+    const array& x = p.at("x");
+    int b = x.shape(0), t = x.shape(1), d = x.shape(2), heads = 4, dh = d / heads;
+    array h = fast::rms_norm(x, p.at("norm1"), 1e-5f);
+    auto heads_of = [&](const array& z) { return transpose(reshape(z, {b, t, heads, dh}), {0, 2, 1, 3}); };
+    array q = fast::rope(heads_of(linear(h, p.at("wq"))), dh, false, 10000.0f, 1.0f, 0);
+    array k = fast::rope(heads_of(linear(h, p.at("wk"))), dh, false, 10000.0f, 1.0f, 0);
+    array v = heads_of(linear(h, p.at("wv")));
+    array attn = fast::scaled_dot_product_attention(q, k, v, 1.0f / std::sqrt(float(dh)), "causal");
+    array x2 = add(x, linear(reshape(transpose(attn, {0, 2, 1, 3}), {b, t, d}), p.at("wo")));
+    array h2 = fast::layer_norm(x2, p.at("ln_w"), p.at("ln_b"), 1e-5f);
+    array a = linear(h2, p.at("w1"));
+    array mlp = linear(multiply(multiply(a, sigmoid(a)), linear(h2, p.at("w3"))), p.at("w2"));
+    return mean(square(subtract(add(x2, mlp), p.at("y"))));
+  });
+}
+
+}  // namespace
+}  // namespace tessera
