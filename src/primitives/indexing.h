@@ -26,6 +26,13 @@ class Gather : public Primitive {
   const std::vector<int>& axes() const { return axes_; }
   const Shape& slice_sizes() const { return slice_sizes_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
+
  private:
   std::vector<int> axes_;
   Shape slice_sizes_;
@@ -45,6 +52,13 @@ class Scatter : public Primitive {
   const std::vector<int>& axes() const { return axes_; }
   UpdateMode mode() const { return mode_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
+
  private:
   std::vector<int> axes_;
   UpdateMode mode_;
@@ -62,6 +76,13 @@ class GatherAxis : public Primitive {
   }
   int axis() const { return axis_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
+
  private:
   int axis_;
 };
@@ -76,6 +97,13 @@ class ScatterAxis : public Primitive {
   int axis() const { return axis_; }
   UpdateMode mode() const { return mode_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
+
  private:
   int axis_;
   UpdateMode mode_;
@@ -88,6 +116,17 @@ class MaskedScatter : public Primitive {
   explicit MaskedScatter(Stream s) : Primitive(s) {}
   PrimitiveKind kind() const override { return PrimitiveKind::MaskedScatter; }
   const char* name() const override { return "masked_scatter"; }
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
 };
+
+// out = a with out[..., indices[..., j, ...], ...] += updates[..., j, ...] along `axis`
+// (indices and updates of one shape, a's except along axis): the transpose of take_along_axis,
+// for rules (the public ops only put).
+array scatter_add_along_axis(const array& a, const array& indices, const array& updates, int axis, Stream s);
 
 }  // namespace tessera

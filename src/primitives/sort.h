@@ -11,6 +11,14 @@ class SortLike : public Primitive {
   SortLike(Stream s, int axis, int kth = 0) : Primitive(s), axis_(axis), kth_(kth) {}
   int axis() const { return axis_; }
   int kth() const { return kth_; }
+  // Sort and Partition route cotangents through the permutation their arg variant computes (the
+  // kernels of a pair must order equal keys alike); ArgSort and ArgPartition are not differentiable.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
   bool is_equivalent(const Primitive& o) const override {
     return o.kind() == kind() && static_cast<const SortLike&>(o).axis_ == axis_ &&
            static_cast<const SortLike&>(o).kth_ == kth_;
@@ -47,6 +55,12 @@ class SearchSorted : public Primitive {
   SearchSorted(Stream s, bool right) : Primitive(s), right_(right) {}
   PrimitiveKind kind() const override { return PrimitiveKind::SearchSorted; }
   bool right() const { return right_; }
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
   bool is_equivalent(const Primitive& o) const override {
     return o.kind() == kind() && static_cast<const SearchSorted&>(o).right_ == right_;
   }
