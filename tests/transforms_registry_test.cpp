@@ -33,6 +33,7 @@ const std::set<std::string> kSmooth = {
     "exp",  "expm1", "log",  "log1p", "sin",     "cos",      "tanh",     "sigmoid", "square", "sqrt",
     "add",  "subtract", "multiply", "divide", "sum", "mean", "matmul", "logsumexp", "softmax", "erf",
     "arctan", "sinh", "cosh", "log2", "log10", "reciprocal", "rsqrt", "power", "logaddexp", "prod",
+    "slice_update",  // its prod mode is bilinear in (src, update)
 };
 
 bool is_real_float(Dtype d) { return d == float16 || d == bfloat16 || d == float32 || d == float64; }

@@ -2,6 +2,7 @@
 // transpose, broadcast, slice, as_strided) share the input buffer; the rest copy.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "primitives/primitive.h"
@@ -19,6 +20,12 @@ class Reshape : public Primitive {
   }
   const Shape& shape() const { return shape_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
  private:
   Shape shape_;
 };
@@ -33,6 +40,12 @@ class Transpose : public Primitive {
   }
   const std::vector<int>& axes() const { return axes_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
  private:
   std::vector<int> axes_;
 };
@@ -47,6 +60,12 @@ class Broadcast : public Primitive {
   }
   const Shape& shape() const { return shape_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
  private:
   Shape shape_;
 };
@@ -67,6 +86,12 @@ class Slice : public Primitive {
   const Shape& stop() const { return stop_; }
   const Shape& strides() const { return strides_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
  private:
   Shape start_, stop_, strides_;
 };
@@ -81,13 +106,19 @@ class AsStrided : public Primitive {
   const Strides& strides() const { return strides_; }
   size_t offset() const { return offset_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
  private:
   Shape shape_;
   Strides strides_;
   size_t offset_;
 };
 
-// Reinterprets bytes as another dtype.
+// Reinterprets bytes as another dtype. Bits have no derivative: tangents and cotangents are zero.
 class View : public Primitive {
  public:
   View(Stream s, Dtype dtype) : Primitive(s), dtype_(dtype) {}
@@ -95,6 +126,12 @@ class View : public Primitive {
   const char* name() const override { return "view"; }
   Dtype dtype() const { return dtype_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
  private:
   Dtype dtype_;
 };
@@ -106,6 +143,12 @@ class Contiguous : public Primitive {
   const char* name() const override { return "contiguous"; }
   bool allow_col_major() const { return allow_col_major_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
  private:
   bool allow_col_major_;
 };
@@ -120,6 +163,12 @@ class Concatenate : public Primitive {
   }
   int axis() const { return axis_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
  private:
   int axis_;
 };
@@ -135,6 +184,12 @@ class Pad : public Primitive {
   const Shape& low() const { return low_; }
   const Shape& high() const { return high_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
  private:
   std::vector<int> axes_;
   Shape low_, high_;
@@ -143,6 +198,8 @@ class Pad : public Primitive {
 enum class UpdateMode : uint8_t { Set, Add, Prod, Max, Min };
 
 // Inputs: {src, update}; writes `update` (broadcast to the slice's shape) into a copy of src.
+// Derivatives: exact for Set, Add and Prod; Max and Min send the derivative to the side that was
+// kept, the source on ties. start/stop/strides are normalized as in Slice.
 class SliceUpdate : public Primitive {
  public:
   SliceUpdate(Stream s, Shape start, Shape stop, Shape strides, UpdateMode mode)
@@ -154,6 +211,12 @@ class SliceUpdate : public Primitive {
   const Shape& strides() const { return strides_; }
   UpdateMode mode() const { return mode_; }
 
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
  private:
   Shape start_, stop_, strides_;
   UpdateMode mode_;
