@@ -8,7 +8,9 @@
 namespace tessera::detail {
 
 array trace_alias(const array& a) {
-  if (a.is_evaluated() && !a.has_primitive()) {
+  // A tracer of an enclosing transform must stay linked to it (grad of grad), so only plain
+  // computed arrays are aliased without a graph edge.
+  if (a.is_evaluated() && !a.has_primitive() && !a.is_tracer()) {
     array alias(a.shape(), a.dtype(), nullptr, {});
     alias.copy_shared_buffer(a);
     alias.set_tracer(true);
