@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "primitives/primitive.h"
 
@@ -121,6 +123,14 @@ class Unary : public Primitive {
     return other.kind() == kind() && static_cast<const Unary&>(other).op_ == op_;
   }
   UnaryOp op() const { return op_; }
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
+  // The same op on another input (of a dtype the op accepts), as a new node.
+  array apply(const array& x) const;
 
  private:
   UnaryOp op_;
@@ -135,6 +145,14 @@ class Binary : public Primitive {
     return other.kind() == kind() && static_cast<const Binary&>(other).op_ == op_;
   }
   BinaryOp op() const { return op_; }
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
+  // The same op on two inputs of one shape and dtype, as a new node.
+  array apply(const array& a, const array& b) const;
 
  private:
   BinaryOp op_;
@@ -147,6 +165,12 @@ class Select : public Primitive {
   PrimitiveKind kind() const override { return PrimitiveKind::Select; }
   const char* name() const override { return "where"; }
   bool is_equivalent(const Primitive& other) const override { return other.kind() == kind(); }
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
 };
 
 class AsType : public Primitive {
@@ -158,6 +182,12 @@ class AsType : public Primitive {
     return other.kind() == kind() && static_cast<const AsType&>(other).dtype_ == dtype_;
   }
   Dtype dtype() const { return dtype_; }
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
 
  private:
   Dtype dtype_;
@@ -170,6 +200,12 @@ class Copy : public Primitive {
   PrimitiveKind kind() const override { return PrimitiveKind::Copy; }
   const char* name() const override { return "copy"; }
   bool is_equivalent(const Primitive& other) const override { return other.kind() == kind(); }
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
 };
 
 }  // namespace tessera

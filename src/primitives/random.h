@@ -86,6 +86,9 @@ class RandomBits : public Primitive {
   }
   const Shape& shape() const { return shape_; }
   int width() const { return width_; }
+  // Only a batching rule: keys are integers, so the derivative drivers never ask for one.
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
 
  private:
   Shape shape_;
