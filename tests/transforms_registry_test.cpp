@@ -25,7 +25,7 @@ namespace {
 const std::map<std::string, const char*> kNoFiniteDifferences = {
     {"floor", "piecewise constant"},  {"ceil", "piecewise constant"},         {"round", "piecewise constant"},
     {"sign", "piecewise constant"},   {"floor_divide", "piecewise constant"}, {"remainder", "jumps at multiples"},
-    {"quantize", "rounds"},           {"dequantize_roundtrip", "rounds"},
+    {"quantize", "rounds"},           {"quantize_roundtrip", "rounds"},
     {"astype", "rounds to the target dtype (float64 inputs cast to float32/float16)"},
     {"maximum", "jumps at ties (the _strided case compares a with itself)"},
     {"minimum", "jumps at ties (the _strided case compares a with itself)"},

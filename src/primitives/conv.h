@@ -44,6 +44,15 @@ class Convolution : public Primitive {
   int groups() const { return groups_; }
   bool flip() const { return flip_; }
 
+  // Both derivatives are convolutions again (see conv.cpp); vmap folds the batch into N (input)
+  // or into the groups / output channels (weight).
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
+
  private:
   std::vector<int> stride_, padding_lo_, padding_hi_, kernel_dilation_, input_dilation_;
   int groups_;

@@ -31,6 +31,13 @@ class RMSNorm : public Primitive {
   RMSNorm(Stream s, float eps) : Primitive(s), eps_(eps) {}
   PrimitiveKind kind() const override { return PrimitiveKind::RMSNorm; }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  // Closed-form rules (src/primitives/fast_rules.cpp), computed in float32 for 16-bit inputs.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
   float eps() const { return eps_; }
 
  private:
@@ -43,6 +50,13 @@ class LayerNorm : public Primitive {
   LayerNorm(Stream s, float eps) : Primitive(s), eps_(eps) {}
   PrimitiveKind kind() const override { return PrimitiveKind::LayerNorm; }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  // Closed-form rules (src/primitives/fast_rules.cpp), computed in float32 for 16-bit inputs.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
   float eps() const { return eps_; }
 
  private:

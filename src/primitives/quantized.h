@@ -18,6 +18,15 @@ class AffineQuantize : public Primitive {
   int bits() const { return bits_; }
   bool is_dequantize() const { return dequantize_; }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  // dequantize is linear in (scales, biases). quantize differentiates its composite (as MLX
+  // differentiates its fallback): scales and biases move with the group's extremes, the packed
+  // words are integers and get zero tangents.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
   bool is_equivalent(const Primitive& o) const override {
     if (o.kind() != kind()) return false;
     auto& q = static_cast<const AffineQuantize&>(o);
@@ -41,6 +50,14 @@ class QuantizedMatmul : public Primitive {
   int bits() const { return bits_; }
   bool transpose() const { return transpose_; }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  // Derivatives w.r.t. x, scales and biases (the product is linear in each); the packed weight
+  // is integer and has none (asking for it is an error).
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
   bool is_equivalent(const Primitive& o) const override {
     if (o.kind() != kind()) return false;
     auto& q = static_cast<const QuantizedMatmul&>(o);
@@ -65,6 +82,13 @@ class GatherQMM : public Primitive {
   int bits() const { return bits_; }
   bool transpose() const { return transpose_; }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  // As QuantizedMatmul; the rules never use decompose(), which evaluates the indices eagerly.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
 
  private:
   int group_size_, bits_;
