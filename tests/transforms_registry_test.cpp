@@ -31,6 +31,8 @@ const std::map<std::string, const char*> kNoFiniteDifferences = {
     {"minimum", "jumps at ties (the _strided case compares a with itself)"},
     {"tan", "poles: the _large case has inputs too close to pi/2 for central differences"},
     {"reciprocal", "pole at 0: the _large case has inputs within the second-order step of 0"},
+    {"sort", "derivative jumps at ties: sort_bfloat16 has many, sort_large neighbours closer than the step "
+             "(topk_sorted and partition_check still check its rule)"},
 };
 
 // Ops smooth enough on the cases' inputs for a second-derivative check.
@@ -39,6 +41,8 @@ const std::set<std::string> kSmooth = {
     "add",  "subtract", "multiply", "divide", "sum", "mean", "matmul", "logsumexp", "softmax", "erf",
     "arctan", "sinh", "cosh", "log2", "log10", "reciprocal", "rsqrt", "power", "logaddexp", "prod",
     "slice_update",  // its prod mode is bilinear in (src, update)
+    "scatter",       // its prod mode is polynomial in (a, updates)
+    "addmm", "inner", "outer", "tensordot", "kron", "einsum", "gather_mm", "block_masked_mm", "conv1d", "conv2d", "conv3d", "conv_general", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "rms_norm", "layer_norm", "rope", "sdpa", "dequantize",
 };
 
 bool is_real_float(Dtype d) { return d == float16 || d == bfloat16 || d == float32 || d == float64; }
