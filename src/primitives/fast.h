@@ -16,6 +16,13 @@ class Softmax : public Primitive {
   Softmax(Stream s, bool precise) : Primitive(s), precise_(precise) {}
   PrimitiveKind kind() const override { return PrimitiveKind::Softmax; }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  // Rules in softmax_rules.cpp: the closed form y * (g - sum(g * y)), not the decomposition.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
   bool is_equivalent(const Primitive& o) const override {
     return o.kind() == kind() && static_cast<const Softmax&>(o).precise_ == precise_;
   }

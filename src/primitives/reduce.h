@@ -12,6 +12,9 @@ enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, And, Or, Count };
 const char* reduce_op_name(ReduceOp op);
 
 // Reduces `axes` (sorted, normalized); the output keeps them as size-1 dims (ops squeeze).
+// Derivatives: prod is exact with zeros in the input (products of the other elements, no
+// division); max/min send the cotangent to the positions equal to the result, split evenly
+// between ties (MLX's convention); all/any have none.
 class Reduce : public Primitive {
  public:
   Reduce(Stream s, ReduceOp op, std::vector<int> axes) : Primitive(s), op_(op), axes_(std::move(axes)) {}
@@ -22,6 +25,12 @@ class Reduce : public Primitive {
   }
   ReduceOp op() const { return op_; }
   const std::vector<int>& axes() const { return axes_; }
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
 
  private:
   ReduceOp op_;
@@ -31,6 +40,7 @@ class Reduce : public Primitive {
 enum class ArgReduceOp : uint8_t { ArgMin, ArgMax, Count };
 
 // Index (uint32) of the first min/max along `axis`; NaN counts as the extreme, as in NumPy.
+// Not differentiable: cotangents and tangents are zero.
 class ArgReduce : public Primitive {
  public:
   ArgReduce(Stream s, ArgReduceOp op, int axis) : Primitive(s), op_(op), axis_(axis) {}
@@ -38,6 +48,12 @@ class ArgReduce : public Primitive {
   const char* name() const override { return op_ == ArgReduceOp::ArgMin ? "argmin" : "argmax"; }
   ArgReduceOp op() const { return op_; }
   int axis() const { return axis_; }
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
 
  private:
   ArgReduceOp op_;
@@ -46,6 +62,10 @@ class ArgReduce : public Primitive {
 
 enum class ScanOp : uint8_t { Sum, Prod, Max, Min, LogAddExp, Count };
 
+// Cumulative op along `axis`; exclusive scans start from the identity. Derivatives: cumprod is
+// exact with zeros; cummax/cummin send each output's cotangent to the element holding the
+// running extreme, split evenly between ties (as Reduce's max/min); logcumsumexp stays finite
+// for large inputs (log-domain rule, cotangent split by sign).
 class Scan : public Primitive {
  public:
   Scan(Stream s, ScanOp op, int axis, bool reverse, bool inclusive)
@@ -56,6 +76,12 @@ class Scan : public Primitive {
   int axis() const { return axis_; }
   bool reverse() const { return reverse_; }
   bool inclusive() const { return inclusive_; }
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
 
  private:
   ScanOp op_;
