@@ -12,7 +12,11 @@ namespace {
 
 array f64(std::initializer_list<double> v) { return array(v.begin(), {int(v.size())}, float64); }
 
-double at(const array& a, int i) { return astype(a, float64).data<double>()[i]; }
+double at(const array& a, int i) {
+  array d = astype(a, float64);
+  d.eval();
+  return d.data<double>()[i];
+}
 
 void expect_near_all(array got, array want, double tol = 1e-10) {
   got = astype(got, float64);
