@@ -40,6 +40,7 @@ const std::set<std::string> kSmooth = {
     "exp",  "expm1", "log",  "log1p", "sin",     "cos",      "tanh",     "sigmoid", "square", "sqrt",
     "add",  "subtract", "multiply", "divide", "sum", "mean", "matmul", "logsumexp", "softmax", "erf",
     "arctan", "sinh", "cosh", "log2", "log10", "reciprocal", "rsqrt", "power", "logaddexp", "prod",
+    "cumsum", "cumprod", "logcumsumexp", "var", "std",
     "slice_update",  // its prod mode is bilinear in (src, update)
     "scatter",       // its prod mode is polynomial in (a, updates)
     "addmm", "inner", "outer", "tensordot", "kron", "einsum", "gather_mm", "block_masked_mm", "conv1d", "conv2d", "conv3d", "conv_general", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "rms_norm", "layer_norm", "rope", "sdpa", "dequantize",
