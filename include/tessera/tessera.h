@@ -3,9 +3,11 @@
 #pragma once
 
 #include "tessera/array.h"
+#include "tessera/compile.h"
 #include "tessera/device.h"
 #include "tessera/dtype.h"
 #include "tessera/fast.h"
+#include "tessera/graph_utils.h"
 #include "tessera/io.h"
 #include "tessera/memory.h"
 #include "tessera/ops.h"

@@ -4,6 +4,7 @@
 #include "backend/cpu/conv_kernels.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/fast_kernels.h"
+#include "backend/cpu/fused_elementwise.h"
 #include "backend/cpu/quantized_kernels.h"
 
 namespace tessera {
@@ -25,6 +26,7 @@ void register_cpu_kernels(Backend& b) {
   b.register_kernel(PrimitiveKind::LayerNorm, cpu_layer_norm);
   b.register_kernel(PrimitiveKind::RoPE, cpu_rope);
   b.register_kernel(PrimitiveKind::ScaledDotProductAttention, cpu_sdpa);
+  b.register_kernel(PrimitiveKind::Compiled, cpu_compiled);
 }
 
 }  // namespace tessera
