@@ -122,3 +122,47 @@ TEST(ReduceTransforms, VmapOfCumsumAlongLastAxis) {
   auto fr = [](const array& a) { return cumsum(a, -1, true, false); };
   expect_near(vmap(fr, 0, 0)(x), values(cumsum(x, 1, true, false)));
 }
+
+TEST(ReduceTransforms, LogcumsumexpGradStaysFiniteForLargeInputs) {
+  // exp(1000) overflows; the log-domain rule does not. d/dx sum(logcumsumexp(x)) at x = (1000,
+  // 1000, 1000): output i splits 1 evenly over its i + 1 inputs.
+  auto f = [](const array& x) { return sum(logcumsumexp(x, 0)); };
+  expect_near(grad(f)(vec({1000, 1000, 1000})), {1 + 0.5 + 1.0 / 3, 0.5 + 1.0 / 3, 1.0 / 3}, 1e-12);
+  // A cotangent of mixed signs goes through both log-domain halves.
+  auto [y, g] = vjp([](const array& x) { return logcumsumexp(x, 0, true); }, vec({1000, 999, 1001}),
+                    vec({1.0, -2.0, 0.5}));
+  auto [y2, g2] = vjp([](const array& x) { return logcumsumexp(x, 0, true); }, vec({1, 0, 2}), vec({1.0, -2.0, 0.5}));
+  expect_near(g, values(g2), 1e-12);  // shift invariance of the weights exp(x_k - y_i)
+}
+
+TEST(ReduceTransforms, VmapOfGradMatchesLoop) {
+  array x = array({0.5, 0.0, 2.0, -1.0, 3.0, 3.0, 1.5, -0.5, 0.0, 0.0, 2.5, 1.0}, {3, 4}, float64);
+  std::vector<std::pair<const char*, std::function<array(const array&)>>> fns = {
+      {"prod", [](const array& a) { return prod(a); }},
+      {"max", [](const array& a) { return max(a); }},
+      {"cumprod", [](const array& a) { return sum(multiply(cumprod(a, 0), a)); }},
+      {"cummax", [](const array& a) { return sum(multiply(cummax(a, 0, true), a)); }},
+      {"logcumsumexp", [](const array& a) { return sum(square(logcumsumexp(a, 0, false, false))); }},
+      {"softmax", [](const array& a) { return sum(square(softmax(a, 0))); }},
+  };
+  for (auto& [name, f] : fns) {
+    auto gf = grad(f);
+    for (int axis : {0, 1}) {
+      std::vector<array> rows;
+      for (int b = 0; b < x.shape(axis); ++b) rows.push_back(gf(take(x, b, axis)));
+      SCOPED_TRACE(std::string(name) + " axis " + std::to_string(axis));
+      expect_near(vmap(gf, axis, 0)(x), values(stack(rows, 0)), 1e-12);
+    }
+  }
+}
+
+TEST(ReduceTransforms, JvpOfVjpOfProdWithZero) {
+  // Second derivative of prod at a point with one zero: d/dx_j (d prod / dx_k) = prod of the
+  // others without j and k. x = (2, 0, 3): H = [[0, 3, 0], [3, 0, 2], [0, 2, 0]].
+  array x = vec({2, 0, 3});
+  auto g = [](const array& a) { return grad([](const array& b) { return prod(b); })(a); };
+  auto [gx, hv] = jvp(g, x, vec({1, 0, 0}));
+  expect_near(hv, {0, 3, 0});
+  std::tie(gx, hv) = jvp(g, x, vec({0, 1, 0}));
+  expect_near(hv, {3, 0, 2});
+}
