@@ -56,8 +56,12 @@ const char* primitive_kind_name(PrimitiveKind k) {
 
 namespace {
 
-// A constant in the dtype of `like`, so that rules keep float16/bfloat16/float64 intact.
+// A constant in the dtype of `like`, so that rules keep float16/bfloat16/float64 intact. Ops
+// broadcast it as a view, so where(mask, t, scalar(0, t)) allocates no array of zeros.
 array scalar(double v, const array& like) { return array(v, like.dtype()); }
+
+// A zero derivative of the given shape: a broadcast view of one zero, never a filled buffer.
+array zero_view(const Shape& shape, Dtype dtype) { return broadcast_to(array(0, dtype), shape); }
 
 bool is_complex(const array& a) { return a.dtype() == complex64; }
 
@@ -204,23 +208,23 @@ constexpr auto make_binary_rules() {
   set(B::Power,
       [](const array& a, const array& b, const array&, const array& t) {
         array d = multiply(b, power(a, subtract(b, scalar(1, b))));
-        return multiply(t, where(equal(b, scalar(0, b)), zeros_like(d), d));
+        return multiply(t, where(equal(b, scalar(0, b)), scalar(0, d), d));
       },
       [](const array& a, const array&, const array& y, const array& t) {
-        array safe_a = where(equal(a, scalar(0, a)), ones_like(a), a);
+        array safe_a = where(equal(a, scalar(0, a)), scalar(1, a), a);
         return multiply(t, multiply(y, log(safe_a)));
       });
   set(B::Maximum, [](const array& a, const array& b, const array&, const array& t) {
-        return where(greater(a, b), t, zeros_like(t));
+        return where(greater(a, b), t, scalar(0, t));
       },
       [](const array& a, const array& b, const array&, const array& t) {
-        return where(less_equal(a, b), t, zeros_like(t));
+        return where(less_equal(a, b), t, scalar(0, t));
       });
   set(B::Minimum, [](const array& a, const array& b, const array&, const array& t) {
-        return where(less(a, b), t, zeros_like(t));
+        return where(less(a, b), t, scalar(0, t));
       },
       [](const array& a, const array& b, const array&, const array& t) {
-        return where(greater_equal(a, b), t, zeros_like(t));
+        return where(greater_equal(a, b), t, scalar(0, t));
       });
   // atan2(a, b) is the angle of the point (b, a).
   set(B::ArcTan2, [](const array& a, const array& b, const array&, const array& t) {
@@ -282,7 +286,7 @@ std::vector<array> Unary::jvp(const std::vector<array>& primals, const std::vect
                               const std::vector<int>&) const {
   const array& x = primals[0];
   const UnaryRule& rule = kUnaryRules[static_cast<size_t>(op_)];
-  if (!rule.jvp) return {zeros(x.shape(), unary_output_dtype(op_, x.dtype()))};
+  if (!rule.jvp) return {zero_view(x.shape(), unary_output_dtype(op_, x.dtype()))};
   return {rule.jvp(x, apply(x), tangents[0])};
 }
 
@@ -290,7 +294,7 @@ std::vector<array> Unary::vjp(const std::vector<array>& primals, const std::vect
                               const std::vector<int>&, const std::vector<array>& outputs) const {
   const array& x = primals[0];
   const UnaryRule& rule = kUnaryRules[static_cast<size_t>(op_)];
-  if (!rule.jvp) return {zeros_like(x)};
+  if (!rule.jvp) return {zero_view(x.shape(), x.dtype())};
   auto f = rule.vjp ? rule.vjp : rule.jvp;
   return {f(x, outputs[0], cotangents[0])};
 }
@@ -309,7 +313,7 @@ std::vector<array> Binary::jvp(const std::vector<array>& primals, const std::vec
                                const std::vector<int>& argnums) const {
   const array &a = primals[0], &b = primals[1];
   const BinaryRule& rule = kBinaryRules[static_cast<size_t>(op_)];
-  if (!rule.partial[0]) return {zeros(a.shape(), binary_info(op_).bool_output ? bool_ : a.dtype())};
+  if (!rule.partial[0]) return {zero_view(a.shape(), binary_info(op_).bool_output ? bool_ : a.dtype())};
   array y = apply(a, b);
   std::optional<array> out;
   for (size_t k = 0; k < argnums.size(); ++k) {
@@ -325,7 +329,7 @@ std::vector<array> Binary::vjp(const std::vector<array>& primals, const std::vec
   const BinaryRule& rule = kBinaryRules[static_cast<size_t>(op_)];
   std::vector<array> out;
   for (int arg : argnums) {
-    out.push_back(rule.partial[arg] ? rule.partial[arg](a, b, outputs[0], cotangents[0]) : zeros_like(primals[arg]));
+    out.push_back(rule.partial[arg] ? rule.partial[arg](a, b, outputs[0], cotangents[0]) : zero_view(primals[arg].shape(), primals[arg].dtype()));
   }
   return out;
 }
@@ -346,8 +350,8 @@ std::vector<array> Select::jvp(const std::vector<array>& primals, const std::vec
     if (argnums[k] == 1) tx = tangents[k];
     if (argnums[k] == 2) ty = tangents[k];
   }
-  if (!tx && !ty) return {zeros_like(primals[1])};
-  array zero = zeros_like(tx ? *tx : *ty);
+  if (!tx && !ty) return {zero_view(primals[1].shape(), primals[1].dtype())};
+  array zero = scalar(0, tx ? *tx : *ty);
   return {where(cond, tx ? *tx : zero, ty ? *ty : zero)};
 }
 
@@ -357,9 +361,9 @@ std::vector<array> Select::vjp(const std::vector<array>& primals, const std::vec
   const array& c = cotangents[0];
   std::vector<array> out;
   for (int arg : argnums) {
-    if (arg == 0) out.push_back(zeros_like(cond));
-    else if (arg == 1) out.push_back(where(cond, c, zeros_like(c)));
-    else out.push_back(where(cond, zeros_like(c), c));
+    if (arg == 0) out.push_back(zero_view(cond.shape(), cond.dtype()));
+    else if (arg == 1) out.push_back(where(cond, c, scalar(0, c)));
+    else out.push_back(where(cond, scalar(0, c), c));
   }
   return out;
 }
@@ -378,13 +382,13 @@ std::pair<std::vector<array>, std::vector<int>> Select::vmap(const std::vector<a
 // integers and bool carry no derivative.
 std::vector<array> AsType::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                const std::vector<int>&) const {
-  if (!issubdtype(dtype_, inexact)) return {zeros(primals[0].shape(), dtype_)};
+  if (!issubdtype(dtype_, inexact)) return {zero_view(primals[0].shape(), dtype_)};
   return {astype(tangents[0], dtype_)};
 }
 
 std::vector<array> AsType::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                const std::vector<int>&, const std::vector<array>&) const {
-  if (!issubdtype(dtype_, inexact)) return {zeros_like(primals[0])};
+  if (!issubdtype(dtype_, inexact)) return {zero_view(primals[0].shape(), primals[0].dtype())};
   return {astype(cotangents[0], primals[0].dtype())};
 }
 
