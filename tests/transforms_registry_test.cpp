@@ -43,7 +43,11 @@ const std::set<std::string> kSmooth = {
     "cumsum", "cumprod", "logcumsumexp", "var", "std",
     "slice_update",  // its prod mode is bilinear in (src, update)
     "scatter",       // its prod mode is polynomial in (a, updates)
-    "addmm", "inner", "outer", "tensordot", "kron", "einsum", "gather_mm", "block_masked_mm", "conv1d", "conv2d", "conv3d", "conv_general", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "rms_norm", "layer_norm", "rope", "sdpa", "dequantize",
+    // Products and normalizations (conv2d's large cases make its second order slow; conv1d,
+    // conv3d and conv_general run the same rules). sdpa differentiates its float32 composite.
+    "addmm", "inner", "outer", "tensordot", "kron", "einsum", "gather_mm", "block_masked_mm", "conv1d", "conv3d",
+    "conv_general", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "rms_norm", "layer_norm", "rope",
+    "dequantize",
 };
 
 bool is_real_float(Dtype d) { return d == float16 || d == bfloat16 || d == float32 || d == float64; }
