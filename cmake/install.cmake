@@ -8,7 +8,7 @@ install(TARGETS tessera EXPORT TesseraTargets ARCHIVE DESTINATION ${CMAKE_INSTAL
 
 # The static library's private dependencies become the consumer's link inputs; the package
 # config finds them again on the consumer's machine.
-set(TESSERA_PC_PRIVATE_LIBS "-lhwy -lopenblas -lpthread -lz")
+set(TESSERA_PC_PRIVATE_LIBS "-lhwy -lopenblas -lpthread -lz -lpcre2-8 -lutf8proc")
 if(dnnl_FOUND)
   string(APPEND TESSERA_PC_PRIVATE_LIBS " -ldnnl")
 endif()
