@@ -117,6 +117,9 @@ class Module {
   void train(bool mode = true);
   bool training() const { return training_; }
 
+  // Casts every floating-point parameter and buffer (not packed quantized weights) to `dtype`.
+  void set_dtype(Dtype dtype);
+
   // ---- Weights on disk. ----
   // Loads named arrays into the tree. strict=true: any missing, unexpected or mis-shaped name
   // throws std::invalid_argument carrying the report, and nothing is changed. strict=false: the
