@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string dir = argv[1];
-  for (const char* sub : {"", "/npy", "/npz", "/safetensors"}) mkdir((dir + sub).c_str(), 0755);
+  for (const char* sub : {"", "/npy", "/npz", "/safetensors", "/tokenizer_json"}) mkdir((dir + sub).c_str(), 0755);
 
   // .npy
   for (Dtype dt : kDtypes) save(dir + "/npy/" + dtype_name(dt) + ".npy", iota({2, 3}, dt));
@@ -83,5 +83,32 @@ int main(int argc, char** argv) {
   write_raw(dir + "/safetensors/misaligned.safetensors",
             safetensors(R"({"x":{"dtype":"I32","shape":[2],"data_offsets":[1,9]},"__metadata__":{"k":"v"}})",
                         std::string(9, '\2')));
+
+  // tokenizer.json: small files using each kind of component.
+  const std::string td = dir + "/tokenizer_json/";
+  write_raw(td + "byte_level.json",
+            R"({"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2,"\u0120":3,"\u0120ab":4},"merges":["a b",["\u0120","ab"]]},)"
+            R"("pre_tokenizer":{"type":"ByteLevel","add_prefix_space":true,"use_regex":true},"decoder":{"type":"ByteLevel"},)"
+            R"("post_processor":{"type":"ByteLevel"},"added_tokens":[{"id":5,"content":"<|e|>","special":true,"normalized":false}]})");
+  write_raw(td + "split.json",
+            R"({"normalizer":{"type":"NFC"},"model":{"type":"BPE","vocab":{"1":0,"2":1,"x":2},"merges":[],"ignore_merges":true},)"
+            R"("pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"\\p{N}{1,3}"},)"
+            R"("behavior":"Isolated","invert":false},{"type":"Digits","individual_digits":true},)"
+            R"({"type":"Split","pattern":{"String":"x"},"behavior":"MergedWithNext","invert":true}]}})");
+  write_raw(td + "sentencepiece.json",
+            R"({"model":{"type":"BPE","vocab":{"<unk>":0,"<0x41>":1,"\u2581":2,"b":3,"\u2581b":4},"merges":["\u2581 b"],)"
+            R"("unk_token":"<unk>","byte_fallback":true,"fuse_unk":true},)"
+            R"("normalizer":{"type":"Sequence","normalizers":[{"type":"Prepend","prepend":"\u2581"},)"
+            R"({"type":"Replace","pattern":{"String":" "},"content":"\u2581"}]},)"
+            R"("decoder":{"type":"Sequence","decoders":[{"type":"Replace","pattern":{"String":"\u2581"},"content":" "},)"
+            R"({"type":"ByteFallback"},{"type":"Fuse"},{"type":"Strip","content":" ","start":1,"stop":0}]},)"
+            R"("post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},)"
+            R"({"Sequence":{"id":"A","type_id":0}}],"special_tokens":{"<s>":{"id":"<s>","ids":[0],"tokens":["<s>"]}}}})");
+  write_raw(td + "metaspace.json",
+            R"({"model":{"type":"BPE","vocab":{"\u2581":0,"a":1,"\u2581a":2},"merges":["\u2581 a"]},)"
+            R"("normalizer":{"type":"Lowercase"},)"
+            R"("pre_tokenizer":{"type":"Metaspace","replacement":"\u2581","prepend_scheme":"first","split":true},)"
+            R"("decoder":{"type":"Metaspace","replacement":"\u2581","prepend_scheme":"first"},)"
+            R"("added_tokens":[{"id":3,"content":"[X]","lstrip":true,"rstrip":true,"single_word":true,"normalized":true}]})");
   return 0;
 }

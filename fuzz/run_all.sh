@@ -16,7 +16,7 @@ trap 'rm -rf "$SEEDS"' EXIT
 "$BIN/fuzz_seeds" "$SEEDS" || { echo "fuzz: seed generation failed"; exit 1; }
 
 status=0
-for target in npy npz safetensors; do
+for target in npy npz safetensors tokenizer_json; do
   mkdir -p "$CORPUS/$target" "$ARTIFACTS/$target"
   cp -f "$SEEDS/$target"/* "$CORPUS/$target/"
   echo "== ${target}_fuzz for ${TIME}s"

@@ -48,6 +48,11 @@ BpeModel::BpeModel(const json& spec, bool byte_level, const std::string& where, 
     vocab_.emplace(it.key(), int(id));
     max_id = std::max(max_id, id);
   }
+  // The id table is dense, so a stray huge id would cost memory for nothing: real vocabularies
+  // number their tokens 0..n-1, with at most small gaps.
+  if (max_id >= 2 * (long long)vocab_.size() + 65536)
+    ctx.fail(where + ".vocab", "id " + std::to_string(max_id) + " is far beyond the " + std::to_string(vocab_.size()) +
+                                   " tokens of the vocabulary");
   tokens_.resize(size_t(max_id + 1));
   has_token_.assign(size_t(max_id + 1), 0);
   for (const auto& [token, id] : vocab_) {
