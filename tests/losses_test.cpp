@@ -1,11 +1,12 @@
 // Losses against PyTorch (tests/reference/torch_optim.py, computed in float64) and against
 // closed forms where PyTorch has no equivalent; reductions, gradients, dtypes and errors.
+#include "tessera/nn/losses.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 
-#include "tessera/nn/losses.h"
 #include "tessera/tessera.h"
 #include "torch_optim_reference.h"
 
@@ -25,13 +26,11 @@ void expect_close(const array& got, const array& want, const std::string& what, 
                   << max(abs(w)).item<float>() << ")";
 }
 
-#define SKIP_WITHOUT_TORCH()                               \
-  const auto& ref = torch_optim_reference();               \
+#define SKIP_WITHOUT_TORCH()                 \
+  const auto& ref = torch_optim_reference(); \
   if (!ref.skip_reason.empty()) GTEST_SKIP() << ref.skip_reason
 
-array in(const char* c, const char* k) {
-  return torch_optim_reference().loss(std::string(c) + "." + k);
-}
+array in(const char* c, const char* k) { return torch_optim_reference().loss(std::string(c) + "." + k); }
 array out(const char* c) { return in(c, "out"); }
 
 TEST(Losses, CrossEntropyIndexTargetsAgainstTorch) {
@@ -43,8 +42,8 @@ TEST(Losses, CrossEntropyIndexTargetsAgainstTorch) {
   expect_close(cross_entropy(logits, targets, std::nullopt, -1, 0.1f), out("ce_smooth"), "label smoothing");
   // Integer targets of another width work the same.
   expect_close(cross_entropy(logits, astype(targets, int64)), out("ce_none"), "int64 targets");
-  expect_close(cross_entropy(in("ce_axis1", "logits"), in("ce_axis1", "targets"), std::nullopt, 1),
-               out("ce_axis1"), "classes on axis 1");
+  expect_close(cross_entropy(in("ce_axis1", "logits"), in("ce_axis1", "targets"), std::nullopt, 1), out("ce_axis1"),
+               "classes on axis 1");
   expect_close(cross_entropy(logits, targets, in("ce_weights", "weights"), -1, 0.0f, Reduction::mean),
                out("ce_weights"), "weights as a mask");
 }
@@ -78,8 +77,8 @@ TEST(Losses, CrossEntropyIsStableForHugeLogits) {
 
 TEST(Losses, CrossEntropyErrors) {
   array logits = zeros({4, 5});
-  EXPECT_THROW(cross_entropy(logits, zeros({4}, float32)), std::invalid_argument);          // float indices
-  EXPECT_THROW(cross_entropy(logits, zeros({5}, int32)), std::invalid_argument);            // wrong batch shape
+  EXPECT_THROW(cross_entropy(logits, zeros({4}, float32)), std::invalid_argument);  // float indices
+  EXPECT_THROW(cross_entropy(logits, zeros({5}, int32)), std::invalid_argument);    // wrong batch shape
   EXPECT_THROW(cross_entropy(logits, zeros({4}, int32), std::nullopt, 2), std::out_of_range);
   EXPECT_THROW(cross_entropy(logits, zeros({4, 5}), std::nullopt, -1, 0.0f, Reduction::none, -100),
                std::invalid_argument);  // ignore_index with probabilities
@@ -95,12 +94,11 @@ TEST(Losses, BinaryCrossEntropyAgainstTorch) {
   expect_close(grad, in("bce_logits", "grad"), "gradient", 1e-4f, 1e-7f);
   expect_close(binary_cross_entropy(x, y, in("bce_weights", "weights"), true, Reduction::sum), out("bce_weights"),
                "weights, sum");
-  expect_close(binary_cross_entropy(in("bce_probs", "inputs"), in("bce_probs", "targets"), std::nullopt, false,
-                                    Reduction::none),
-               out("bce_probs"), "probabilities with exact 0 and 1", 1e-4f, 1e-5f);
+  expect_close(
+      binary_cross_entropy(in("bce_probs", "inputs"), in("bce_probs", "targets"), std::nullopt, false, Reduction::none),
+      out("bce_probs"), "probabilities with exact 0 and 1", 1e-4f, 1e-5f);
   // Logits far out in both tails stay finite.
-  array big = binary_cross_entropy(array({200.0f, -200.0f}), array({0.0f, 1.0f}), std::nullopt, true,
-                                   Reduction::none);
+  array big = binary_cross_entropy(array({200.0f, -200.0f}), array({0.0f, 1.0f}), std::nullopt, true, Reduction::none);
   eval(big);
   EXPECT_FLOAT_EQ(big.data<float>()[0], 200.0f);
   EXPECT_FLOAT_EQ(big.data<float>()[1], 200.0f);
@@ -114,8 +112,8 @@ TEST(Losses, RegressionLossesAgainstTorch) {
   expect_close(smooth_l1_loss(a, b, 0.5f, Reduction::none), out("smooth_l1"), "smooth_l1");
   expect_close(huber_loss(a, b, 0.7f), out("huber"), "huber");
   expect_close(log_cosh_loss(a, b), out("log_cosh"), "log_cosh", 1e-5f, 1e-6f);
-  expect_close(gaussian_nll_loss(a, b, in("gaussian_nll", "var"), true, 1e-6f, Reduction::none),
-               out("gaussian_nll"), "gaussian_nll");
+  expect_close(gaussian_nll_loss(a, b, in("gaussian_nll", "var"), true, 1e-6f, Reduction::none), out("gaussian_nll"),
+               "gaussian_nll");
   // log_cosh stays finite where cosh overflows float32.
   EXPECT_NEAR(log_cosh_loss(array({200.0f}), array({0.0f})).item<float>(), 200.0f - std::log(2.0f), 1e-3f);
 }
@@ -128,9 +126,9 @@ TEST(Losses, ClassificationLossesAgainstTorch) {
   expect_close(kl_div_loss(in("kl_div", "inputs"), in("kl_div", "targets")), out("kl_div"), "kl_div", 1e-5f, 1e-6f);
   expect_close(cosine_similarity_loss(in("cosine", "x1"), in("cosine", "x2")), out("cosine"), "cosine");
   expect_close(hinge_loss(in("hinge", "a"), in("hinge", "t")), out("hinge"), "hinge");
-  expect_close(margin_ranking_loss(in("margin_ranking", "a"), in("margin_ranking", "b"), in("margin_ranking", "t"),
-                                   0.3f),
-               out("margin_ranking"), "margin_ranking");
+  expect_close(
+      margin_ranking_loss(in("margin_ranking", "a"), in("margin_ranking", "b"), in("margin_ranking", "t"), 0.3f),
+      out("margin_ranking"), "margin_ranking");
   // PyTorch adds eps to the difference, MLX (and Tessera) to the squared sum: ~1e-6 apart.
   expect_close(triplet_loss(in("triplet", "a"), in("triplet", "p"), in("triplet", "n")), out("triplet"), "triplet",
                1e-4f, 1e-5f);
