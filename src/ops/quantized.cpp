@@ -129,35 +129,17 @@ std::vector<array> QuantizedMatmul::decompose(const std::vector<array>& in) cons
 }
 
 std::vector<array> GatherQMM::decompose(const std::vector<array>& in) const {
-  // Inputs: x [Bx, M, K], w [Bw, ...], scales, biases, lhs [B...], rhs [B...] (evaluated).
+  // Inputs: x [Bx, M, K], w [Bw, ...], scales, biases, lhs [B...], rhs [B...]. Gathering the
+  // selected matrices keeps the composite lazy, so transforms and tracing can run through it.
   const array &x = in[0], &w = in[1], &sc = in[2], &bi = in[3];
-  array lhs = contiguous(astype(in[4], uint32, stream()), false, stream());
-  array rhs = contiguous(astype(in[5], uint32, stream()), false, stream());
-  eval(lhs, rhs);
-  int64_t B = int64_t(lhs.size());
-  int M = x.shape(-2);
-  int N = transpose() ? w.shape(-2) : int(int64_t(w.shape(-1)) * 32 / bits());
-  Shape oshape = lhs.shape();
-  oshape.push_back(M);
-  oshape.push_back(N);
-  size_t isz = size_of(x.dtype());
-  auto buf = allocator::malloc(size_t(B) * M * N * isz);
-  auto entry = [&](const array& a, uint32_t i) {
-    Shape start(a.ndim(), 0), stop = a.shape();
-    start[0] = int(i);
-    stop[0] = int(i) + 1;
-    Shape inner(a.shape().begin() + 1, a.shape().end());
-    return reshape(slice(a, start, stop, stream()), inner, stream());
-  };
-  for (int64_t b = 0; b < B; ++b) {
-    uint32_t li = lhs.data<uint32_t>()[b], ri = rhs.data<uint32_t>()[b];
-    array r = contiguous(qmm_composite(entry(x, li), entry(w, ri), entry(sc, ri), entry(bi, ri), group_size(), bits(),
-                                       transpose(), stream()),
-                         false, stream());
-    eval(r);
-    std::memcpy(static_cast<char*>(buf.raw_ptr()) + size_t(b) * M * N * isz, r.raw_data(), size_t(M) * N * isz);
-  }
-  return {array(buf, oshape, x.dtype())};
+  array lhs = reshape(in[4], {-1}, stream());
+  array rhs = reshape(in[5], {-1}, stream());
+  array r = qmm_composite(take(x, lhs, 0, stream()), take(w, rhs, 0, stream()), take(sc, rhs, 0, stream()),
+                          take(bi, rhs, 0, stream()), group_size(), bits(), transpose(), stream());
+  Shape oshape = in[4].shape();
+  oshape.push_back(r.shape(-2));
+  oshape.push_back(r.shape(-1));
+  return {reshape(r, oshape, stream())};
 }
 
 // ---------------------------------------------------------------- ops

@@ -82,7 +82,7 @@ class GatherQMM : public Primitive {
   int bits() const { return bits_; }
   bool transpose() const { return transpose_; }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
-  // As QuantizedMatmul; the rules never use decompose(), which evaluates the indices eagerly.
+  // As QuantizedMatmul; decompose() gathers the selected matrices and stays lazy.
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
   std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
