@@ -42,6 +42,9 @@ CASES = {
     "matmul_bf16_2048": ("a @ b, bfloat16 2048^3", 1),
     "eval_1op_16": ("exp(x), float32 [16] (per-call overhead)", 1),
     "chain100_16": ("100 alternating mul/add on float32 [16], per op", CHAIN),
+    "chain5_16M_compiled": ("exp(2x+1)*x-0.5, float32 [16M]; (out=): in place into one temporary", 1),
+    "compile_cache_hit_100": ("100 alternating mul/add on float32 [16], whole function; torch.jit: a traced "
+                              "function's call", 1),
 }
 
 
@@ -103,6 +106,20 @@ def numpy_cases(np):
         x = rng_values(np, N16M, 4)
         return lambda: np.exp(2.0 * x + 1.0) * x - 0.5
 
+    def chain5_out():
+        # The best NumPy does without a compiler: every op in place on one temporary.
+        x = rng_values(np, N16M, 4)
+
+        def f():
+            t = np.multiply(x, np.float32(2.0))
+            t += np.float32(1.0)
+            np.exp(t, out=t)
+            t *= x
+            t -= np.float32(0.5)
+            return t
+
+        return f
+
     def sum_():
         x = rng_values(np, N16M, 5)
         return lambda: x.sum()
@@ -160,6 +177,8 @@ def numpy_cases(np):
         # NumPy has no bfloat16.
         "eval_1op_16": {"numpy": eval1},
         "chain100_16": {"numpy": chain100},
+        "chain5_16M_compiled": {"numpy": chain5, "numpy(out=)": chain5_out},
+        "compile_cache_hit_100": {"numpy": chain100},
     }
 
 
@@ -188,6 +207,16 @@ def torch_cases(np, torch):
     def chain5():
         x = t(N16M, 4)
         return lambda: torch.exp(2.0 * x + 1.0) * x - 0.5
+
+    def chain5_out():
+        x = t(N16M, 4)
+
+        def f():
+            y = torch.mul(x, 2.0)
+            y.add_(1.0).exp_().mul_(x).sub_(0.5)
+            return y
+
+        return f
 
     def sum_():
         x = t(N16M, 5)
@@ -225,6 +254,21 @@ def torch_cases(np, torch):
 
         return f
 
+    def chain100_jit():
+        # torch 1.13 has no torch.compile, and Debian's build has no LLVM for its CPU fuser:
+        # a traced TorchScript function is what a compiled call costs there.
+        x, c, d = t(SMALL, 22), t(SMALL, 23, 0.5, 1.0), t(SMALL, 24, -0.5, 0.5)
+
+        def f(y, c, d):
+            for i in range(CHAIN):
+                y = y * c if i % 2 == 0 else y + d
+            return y
+
+        g = torch.jit.trace(f, (x, c, d), check_trace=False)
+        for _ in range(3):
+            g(x, c, d)  # the profiling executor optimizes after the first calls
+        return lambda: g(x, c, d)
+
     return {
         "add_16M": {"torch": add, "torch(out=)": add_out},
         "exp_16M": {"torch": exp, "torch(out=)": exp_out},
@@ -237,6 +281,8 @@ def torch_cases(np, torch):
         "matmul_bf16_2048": {"torch": matmul(2048, torch.bfloat16)},
         "eval_1op_16": {"torch": eval1},
         "chain100_16": {"torch": chain100},
+        "chain5_16M_compiled": {"torch": chain5, "torch(out=)": chain5_out},
+        "compile_cache_hit_100": {"torch": chain100, "torch.jit": chain100_jit},
     }
 
 

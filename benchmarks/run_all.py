@@ -46,7 +46,8 @@ N16M = 16 * MiB
 
 # The cases, as data. tessera: (binary, Google Benchmark run name); per: the median is divided by
 # it (per-op numbers); work: bytes or FLOPs one call must move or do; limit: which ceiling the
-# work is compared with ("stream:<kernel>" bandwidth, "flops" the FMA peak, None for overheads).
+# work is compared with ("stream:<kernel>" bandwidth, "flops" the FMA peak, None for overheads);
+# peer_case: the peers.py case to compare with when it is not the case's own id.
 CASES = [
     dict(id="add_16M", label="add f32 16M", tessera=("elementwise_bench", "BM_Add/real_time"),
          work=("bytes", 3 * N16M * 4), limit="stream:add"),
@@ -67,6 +68,16 @@ CASES = [
     dict(id="matmul_bf16_2048", label="matmul bf16 2048", tessera=("matmul_bench", "BM_MatmulBF16/2048/real_time"),
          work=("flops", 2 * 2048 ** 3), limit="flops", blas=True,
          limit_note="float32 FMA peak; AMX/AVX512-BF16 bf16 peaks are higher and not measured"),
+    # compile (transforms issue): the same chain fused into one kernel; the first call of a fresh
+    # compiled function (trace, simplify, fuse and run; the eager peers have no compile step, so
+    # their row is their plain call); a cache hit of a compiled 100-op function on [16] (graph
+    # replay, not evaluated; peers run the 100 ops, torch.jit calls a traced function).
+    dict(id="chain5_16M_compiled", label="exp(2x+1)*x-0.5 f32 16M, compiled",
+         tessera=("compile_bench", "BM_Chain5Compiled/real_time"), work=("bytes", 2 * N16M * 4), limit="stream:copy"),
+    dict(id="compile_first_call_16M", label="  first call of a fresh compiled fn",
+         tessera=("compile_bench", "BM_Chain5FirstCall/real_time"), peer_case="chain5_16M", work=None, limit=None),
+    dict(id="compile_cache_hit_100", label="compiled 100-op fn [16], cache hit",
+         tessera=("compile_bench", "BM_CacheHit100/real_time"), work=None, limit=None),
     dict(id="eval_1op_16", label="eval 1-op graph, 16 f32", tessera=("eval_overhead_bench", "BM_Eval1Op/real_time"),
          work=None, limit=None),
     dict(id="chain100_16", label="100-op chain, per op", tessera=("eval_overhead_bench", "BM_Chain100Eval/real_time"),
@@ -77,7 +88,7 @@ CASES = [
 
 # Run first, in this order; any other built *_bench program (one per benchmarks/*_bench.cpp) runs
 # after them and its results are listed as extra rows, without peers.
-BINARIES = ["elementwise_bench", "reduce_bench", "matmul_bench", "eval_overhead_bench"]
+BINARIES = ["elementwise_bench", "reduce_bench", "matmul_bench", "eval_overhead_bench", "compile_bench"]
 # Per-binary Google Benchmark settings: matmul 4096 takes up to seconds per call with a generic
 # BLAS core, so each repetition is one call; everything else is short.
 GB_SETTINGS = {"matmul_bench": dict(repetitions=5, min_time=0.1)}
@@ -304,7 +315,7 @@ def summarize(record, targets):
             binary, run_name = case["tessera"]
             t_res = gb.get(binary, {}).get("results", {}).get(run_name)
             peers_out = record["peers"].get(vname, {})
-            p_res = peers_out.get("cases", {}).get(case["id"], {}).get("peers", {})
+            p_res = peers_out.get("cases", {}).get(case.get("peer_case", case["id"]), {}).get("peers", {})
             row = {"case": case["id"], "label": case["label"], "blas_variant": vname if case.get("blas") else None,
                    "limit": limit_text(case, limits), "target": targets.get(case["id"])}
             if case.get("limit_note"):

@@ -3,12 +3,15 @@
 // graph, composition with grad and vmap, the compile switches and graph export.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
 #include "core/eval_stats.h"
-#include "primitives/primitive.h"
+#include "primitives/compiled.h"
 #include "tessera/tessera.h"
 #include "transforms/compile_graph.h"
 
@@ -182,6 +185,37 @@ TEST(Compile, OpsWithoutSimdKernelsUseTheScalarOps) {
   auto f = compile(fn);
   array x = uniform({20000}, -2, 2, 31), y = uniform({20000}, -2, 2, 32);
   EXPECT_TRUE(identical(f({x, y})[0], fn({x, y})[0]));
+}
+
+TEST(Compile, ScalarEmptyAndUnitShapes) {
+  auto f = compile(chain5);
+  for (Shape shape : {Shape{}, Shape{0}, Shape{4, 0, 3}, Shape{1, 1, 1}, Shape{1, 5000, 1}}) {
+    array x = uniform(shape, -1, 1, 13);
+    array got = f({x})[0];
+    EXPECT_EQ(got.shape(), shape);
+    EXPECT_TRUE(identical(got, chain5({x})[0]));
+  }
+}
+
+TEST(Compile, OtherDtypesAreNotFused) {
+  auto fn = [](const std::vector<array>& in) { return std::vector<array>{(in[0] * 3 + 1) * in[0] - 2}; };
+  auto f = compile(fn);
+  for (Dtype d : {int32, float64}) {
+    array x = astype(uniform({100}, -10, 10, 14), d);
+    EXPECT_TRUE(identical(f({x})[0], fn({x})[0])) << d;
+    EXPECT_EQ(count_kind(f, PrimitiveKind::Compiled), 0) << d;
+  }
+}
+
+TEST(Compile, KernelFallsBackToTheDecomposition) {
+  // A Compiled node over float64, which fusion never makes and the CPU kernel does not run:
+  // the kernel evaluates the decomposition instead.
+  auto fn = [](const std::vector<array>& in) { return std::vector<array>{exp(in[0]) * in[0]}; };
+  auto graph = std::make_shared<detail::CompiledGraph>(detail::trace_graph(fn, {Shape{50}}, {float64}));
+  ASSERT_TRUE(graph->constants.empty());
+  array x = astype(uniform({50}, -1, 1, 15), float64);
+  array y(Shape{50}, float64, std::make_shared<Compiled>(default_stream(Device::cpu), graph), {x});
+  EXPECT_TRUE(identical(y, fn({x})[0]));
 }
 
 TEST(Compile, RecompilesOnlyWhenTheSignatureChanges) {
@@ -371,6 +405,27 @@ TEST(Compile, DisableCompileMakesCompileAPassThrough) {
   f({x});
   EXPECT_EQ(calls, 3);
   EXPECT_EQ(info(f).trace_count(), 1);
+}
+
+// Run by the test below in a child process with the environment switch set.
+TEST(Compile, EnvironmentSwitchChild) {
+  const char* env = std::getenv("TESSERA_DISABLE_COMPILE");
+  if (!env || std::string(env) != "1") GTEST_SKIP() << "runs in a child process";
+  EXPECT_EQ(compile_mode(), CompileMode::disabled);
+  int calls = 0;
+  auto f = compile([&calls](const std::vector<array>& in) {
+    calls++;
+    return chain5(in);
+  });
+  f({array(1.0f)});
+  f({array(1.0f)});
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(Compile, EnvironmentSwitchDisablesCompile) {
+  std::string cmd = "TESSERA_DISABLE_COMPILE=1 /proc/" + std::to_string(::getpid()) +
+                    "/exe --gtest_filter=Compile.EnvironmentSwitchChild > /dev/null 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
 // f(x) = sum(exp(2x+1) x - 0.5); f'(x) = exp(2x+1) (2x + 1).

@@ -7,6 +7,7 @@
 // type after each step and bools are 0/1, so each step computes exactly what the unfused kernel
 // computes (bit-identical wherever that kernel takes the same SIMD/scalar path).
 #include "backend/cpu/fused_elementwise.h"
+#include "backend/cpu/fused_store.h"
 
 #include <algorithm>
 #include <cstring>
@@ -31,6 +32,7 @@ constexpr int64_t kBlock = 2048;
 // Rows at least this long are cut into blocks within the row (so broadcast rows and columns
 // are read in place); shorter rows are grouped several to a block.
 constexpr int64_t kMinRowBlock = 256;
+constexpr int64_t kStreamMin = int64_t(1) << 18;
 
 enum class Lane : uint8_t { f32, f16, bf16, b, none };
 
@@ -303,6 +305,8 @@ void cpu_compiled(const Primitive& p, const std::vector<array>& in, std::vector<
   const int64_t nblocks = within_row ? rows * per_row : (rows + rows_per_block - 1) / rows_per_block;
 
   float* const out_f32 = out_lane == Lane::f32 ? o.data<float>() : nullptr;
+  // Large float32 outputs are written with streaming stores from the last scratch row.
+  const bool stream = out_f32 && total >= kStreamMin;
   const Program& pg = *prog;
   const int nv = graph.num_values();
   const size_t scratch_floats = size_t(pg.num_slots + int(in.size())) * kBlock + kBlock / 2 + 64;
@@ -392,7 +396,7 @@ void cpu_compiled(const Primitive& p, const std::vector<array>& in, std::vector<
         }
         const bool last = si + 1 == pg.steps.size();
         float* d = all_scalar ? &sval[size_t(s.dst)]
-                   : (last && out_f32 && s.dst == pg.output) ? out_f32 + e0
+                   : (last && out_f32 && !stream && s.dst == pg.output) ? out_f32 + e0
                                                              : slots + size_t(pg.slot[size_t(s.dst)]) * kBlock;
         const int64_t m = all_scalar ? 1 : n;
         switch (s.kind) {
@@ -419,6 +423,7 @@ void cpu_compiled(const Primitive& p, const std::vector<array>& in, std::vector<
         case Lane::f32:
           if (res.p != out_f32 + e0) {
             if (res.scalar) std::fill(out_f32 + e0, out_f32 + e0 + n, res.p[0]);
+            else if (stream) fused::stream_copy_f32(res.p, out_f32 + e0, n);
             else std::memcpy(out_f32 + e0, res.p, size_t(n) * sizeof(float));
           }
           break;
@@ -441,6 +446,7 @@ void cpu_compiled(const Primitive& p, const std::vector<array>& in, std::vector<
         }
       }
     }
+    if (stream) fused::stream_fence();
   };
   if (total >= 2 * kElementwiseGrain && nblocks > 1) {
     parallel_for(nblocks, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, total / nblocks)), body);
