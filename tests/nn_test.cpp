@@ -523,6 +523,60 @@ TEST(NnTorch, RoPE) {
   EXPECT_THROW(nn::RoPE(7), std::invalid_argument);
 }
 
+// Gradients of sum(layer(x) * r) with respect to the layer's parameters, against PyTorch's.
+void check_grads(nn::Module& layer, const std::string& c, const std::function<array()>& forward) {
+  array r = ref()(c + ".r");
+  auto [loss, grads] = nn::value_and_grad(layer, [&](const std::vector<array>&) { return sum(multiply(forward(), r)); })({});
+  eval(loss);
+  ASSERT_FALSE(grads.empty()) << c;
+  for (auto& [name, g] : grads) expect_close(g, ref()(c + ".grad." + name), c + " grad of " + name, 2e-4f, 2e-5f);
+}
+
+TEST(NnTorch, LayerGradients) {
+  if (!ref().skip_reason.empty()) GTEST_SKIP() << ref().skip_reason;
+  nn::Linear lin(16, 8);
+  lin.load_weights(ref().weights("linear", {"weight", "bias"}));
+  check_grads(lin, "linear", [&] { return lin(ref()("linear.x")); });
+
+  nn::Embedding emb(11, 8);
+  emb.load_weights(ref().weights("emb", {"weight"}));
+  check_grads(emb, "emb", [&] { return emb(ref()("emb.idx")); });
+
+  const array& x = ref()("norm.x");
+  Params wb{{"weight", ref()("norm.w")}, {"bias", ref()("norm.b")}};
+  nn::RMSNorm rms(12);
+  rms.load_weights(Params{{"weight", ref()("norm.w")}});
+  check_grads(rms, "rms", [&] { return rms(x); });
+  nn::LayerNorm ln(12);
+  ln.load_weights(wb);
+  check_grads(ln, "ln", [&] { return ln(x); });
+  nn::GroupNorm gt(3, 12, 1e-5f, true, true), gm(3, 12);
+  gt.load_weights(wb);
+  gm.load_weights(wb);
+  check_grads(gt, "gn_torch", [&] { return gt(x); });
+  check_grads(gm, "gn_mlx", [&] { return gm(x); });
+
+  nn::BatchNorm bn(6, 1e-5f, 0.2f);
+  bn.update(ref().weights("bn", {"weight", "bias"}));
+  check_grads(bn, "bn", [&] { return bn(ref()("bn.x")); });
+
+  nn::Conv1d c1(4, 6, 3, 2, 1, 1, 2);
+  c1.load_weights(ref().weights("conv1d", {"weight", "bias"}));
+  check_grads(c1, "conv1d", [&] { return c1(ref()("conv1d.x")); });
+  nn::Conv2d c2(3, 4, {3, 2}, {1, 2}, {1, 0}, {2, 1});
+  c2.load_weights(ref().weights("conv2d", {"weight", "bias"}));
+  check_grads(c2, "conv2d", [&] { return c2(ref()("conv2d.x")); });
+
+  for (bool bias : {false, true}) {
+    std::string c = bias ? "mha_bias" : "mha";
+    nn::MultiHeadAttention mha(16, 4, bias);
+    std::vector<std::string> names;
+    for (auto& [n, v] : mha.parameters()) names.push_back(n);
+    mha.load_weights(ref().weights(c, names));
+    check_grads(mha, c, [&] { return mha(ref()(c + ".q"), ref()(c + ".k"), ref()(c + ".v"), ref()(c + ".mask")); });
+  }
+}
+
 // ---------------------------------------------------------------- quantized layers
 
 TEST(NnQuantized, LinearEmbeddingAndQuantizePass) {
@@ -531,6 +585,11 @@ TEST(NnQuantized, LinearEmbeddingAndQuantizePass) {
   auto q = nn::QuantizedLinear::from_linear(lin, 64, 4);
   array w = dequantize(q->param("weight"), q->param("scales"), q->param("biases"), 64, 4);
   expect_close((*q)(x), add(matmul(x, transpose(w)), lin.param("bias")), "qlinear vs dequantized", 1e-4f, 1e-5f);
+  // Fine-tuning around frozen quantized weights (the bias here; LoRA adapters in general).
+  q->unfreeze();
+  auto [qloss, qgrads] = nn::value_and_grad(*q, [&](const std::vector<array>& in) { return sum((*q)(in[0])); })({x});
+  EXPECT_EQ(keys(qgrads), std::vector<std::string>{"bias"});
+  expect_close(qgrads.at("bias"), full({16}, 3.0f), "qlinear bias grad", 0, 0);
   // 8 bits stays close to the float layer.
   auto q8 = nn::QuantizedLinear::from_linear(lin, 32, 8);
   expect_close((*q8)(x), lin(x), "8-bit qlinear", 0.0f, 2e-2f);

@@ -28,6 +28,21 @@ def put(case, **tensors):
         out[f"{case}.{k}"] = v
 
 
+def with_grads(case, y, params):
+    """Saves a cotangent r and the gradients of sum(y * r) as "<case>.grad.<name>".
+
+    params maps our parameter names to (tensor, layout), where layout turns PyTorch's gradient
+    into our weight layout.
+    """
+    r = torch.randn(y.shape)
+    grads = torch.autograd.grad((y * r).sum(), [t for t, _ in params.values()])
+    put(case, r=r, **{"grad." + k: layout(g) for (k, (_, layout)), g in zip(params.items(), grads)})
+
+
+def same(g):
+    return g
+
+
 def activations():
     x = torch.cat([torch.linspace(-6, 6, 49), torch.randn(63) * 3]).reshape(8, 14)
     alpha = torch.rand(14) * 0.5
@@ -67,7 +82,9 @@ def linear():
     x = torch.randn(3, 5, 16)
     lin = torch.nn.Linear(16, 8)
     nob = torch.nn.Linear(16, 8, bias=False)
-    put("linear", x=x, weight=lin.weight, bias=lin.bias, y=lin(x), nobias_weight=nob.weight, y_nobias=nob(x))
+    y = lin(x)
+    put("linear", x=x, weight=lin.weight, bias=lin.bias, y=y, nobias_weight=nob.weight, y_nobias=nob(x))
+    with_grads("linear", y, {"weight": (lin.weight, same), "bias": (lin.bias, same)})
 
 
 def sequential():
@@ -80,13 +97,15 @@ def embedding():
     emb = torch.nn.Embedding(11, 8)
     idx = torch.tensor([[0, 3, 10], [7, 7, 1]], dtype=torch.int32)
     h = torch.randn(2, 3, 8)
-    put("emb", weight=emb.weight, idx=idx, y=emb(idx.long()), h=h, logits=h @ emb.weight.T)
+    y = emb(idx.long())
+    put("emb", weight=emb.weight, idx=idx, y=y, h=h, logits=h @ emb.weight.T)
+    with_grads("emb", y, {"weight": (emb.weight, same)})  # index 7 repeats: its rows accumulate
 
 
 def norms():
     x = torch.randn(2, 3, 4, 12)
-    w = 1 + 0.1 * torch.randn(12)
-    b = 0.1 * torch.randn(12)
+    w = (1 + 0.1 * torch.randn(12)).requires_grad_(True)
+    b = (0.1 * torch.randn(12)).requires_grad_(True)
     rms = x * torch.rsqrt((x * x).mean(-1, keepdim=True) + 1e-5) * w
     ln = F.layer_norm(x, (12,), w, b, eps=1e-5)
     ln_plain = F.layer_norm(x, (12,), eps=1e-5)
@@ -98,6 +117,9 @@ def norms():
     var = xg.var(1, unbiased=False, keepdim=True)
     gn_mlx = ((xg - mu) / torch.sqrt(var + 1e-5)).reshape(x.shape) * w + b
     put("norm", x=x, w=w, b=b, rms=rms, ln=ln, ln_plain=ln_plain, gn_torch=gn_torch, gn_mlx=gn_mlx)
+    with_grads("rms", rms, {"weight": (w, same)})
+    for case, y in (("ln", ln), ("gn_torch", gn_torch), ("gn_mlx", gn_mlx)):
+        with_grads(case, y, {"weight": (w, same), "bias": (b, same)})
 
 
 def batchnorm():
@@ -109,6 +131,7 @@ def batchnorm():
     w, b = bn.weight.clone(), bn.bias.clone()
     bn.train()
     y_train = bn(x.permute(0, 2, 1)).permute(0, 2, 1)
+    with_grads("bn", y_train, {"weight": (bn.weight, same), "bias": (bn.bias, same)})
     bn.eval()
     x2 = torch.randn(4, 5, 6)
     y_eval = bn(x2.permute(0, 2, 1)).permute(0, 2, 1)
@@ -126,6 +149,8 @@ def convs():
     # MLX weight layouts: [O, K, I/groups] and [O, KH, KW, I/groups].
     put("conv1d", x=x1, weight=c1.weight.permute(0, 2, 1), bias=c1.bias, y=y1)
     put("conv2d", x=x2, weight=c2.weight.permute(0, 2, 3, 1), bias=c2.bias, y=y2)
+    with_grads("conv1d", y1, {"weight": (c1.weight, lambda g: g.permute(0, 2, 1)), "bias": (c1.bias, same)})
+    with_grads("conv2d", y2, {"weight": (c2.weight, lambda g: g.permute(0, 2, 3, 1)), "bias": (c2.bias, same)})
 
 
 def attention():
@@ -143,7 +168,16 @@ def attention():
             bq, bk, bv = mha.in_proj_bias.split(d)
             t.update({"query_proj.bias": bq, "key_proj.bias": bk, "value_proj.bias": bv,
                       "out_proj.bias": mha.out_proj.bias})
-        put("mha_bias" if bias else "mha", **t)
+        case = "mha_bias" if bias else "mha"
+        put(case, **t)
+        grads = {"out_proj.weight": (mha.out_proj.weight, same)}
+        for i, n in enumerate(("query_proj", "key_proj", "value_proj")):
+            grads[n + ".weight"] = (mha.in_proj_weight, lambda g, i=i: g[i * d:(i + 1) * d])
+        if bias:
+            grads["out_proj.bias"] = (mha.out_proj.bias, same)
+            for i, n in enumerate(("query_proj", "key_proj", "value_proj")):
+                grads[n + ".bias"] = (mha.in_proj_bias, lambda g, i=i: g[i * d:(i + 1) * d])
+        with_grads(case, ym, grads)
 
 
 def rope_ref(x, dims, traditional, base, scale, offset):
