@@ -558,7 +558,9 @@ TEST(Optimizers, HalfPrecisionParametersKeepTheirDtype) {
     opt->eval_state(p);
     for (auto& [n, v] : p) EXPECT_EQ(v.dtype(), bfloat16) << opt->name() << " " << n;
     for (auto& [n, v] : opt->state()) {
-      if (!n.ends_with(".step")) EXPECT_EQ(v.dtype(), bfloat16) << n;
+      if (!n.ends_with(".step")) {
+        EXPECT_EQ(v.dtype(), bfloat16) << n;
+      }
     }
   }
 }
@@ -587,6 +589,8 @@ TEST(Optimizers, UpdateModuleEvaluatesParametersAndState) {
   EXPECT_EQ(opt.state().count("sgd.v.bias"), 0u);
   opt.update(model, grads);
   expect_near(model.param("weight"), {-1.9, -1.9, -1.9, -1.9}, "second step with momentum");
+  EXPECT_THROW(opt.update(model, {{"bias", ones({2})}}), std::invalid_argument);  // frozen
+  EXPECT_EQ(opt.step(), 2);
 }
 
 }  // namespace

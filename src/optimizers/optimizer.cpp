@@ -118,7 +118,14 @@ Params Optimizer::apply_gradients(const Params& grads, const Params& params) {
 }
 
 void Optimizer::update(nn::Module& model, const Params& grads) {
-  Params updated = apply_gradients(grads, model.trainable_parameters());
+  Params trainable = model.trainable_parameters();
+  for (const auto& [name, g] : grads) {
+    if (!trainable.count(name) && model.parameters().count(name)) {
+      throw std::invalid_argument("[" + this->name() + "] Gradient for '" + name +
+                                  "', which is frozen or a buffer of the model.");
+    }
+  }
+  Params updated = apply_gradients(grads, trainable);
   Params changed;
   for (const auto& [name, g] : grads) changed.insert_or_assign(name, updated.at(name));
   model.update(changed);

@@ -68,8 +68,9 @@ class Optimizer {
   // gradient of an unknown parameter or one whose shape differs from the parameter's.
   Params apply_gradients(const Params& grads, const Params& params);
 
-  // Applies `grads` to the model's parameters, sets them on the model and evaluates the new
-  // parameters and the optimizer state together.
+  // Applies `grads` (keyed like model.trainable_parameters(), as nn::value_and_grad returns
+  // them) to the model, sets the new values on it and evaluates them and the optimizer state in
+  // one eval call. A gradient for a frozen parameter or a buffer raises std::invalid_argument.
   void update(nn::Module& model, const Params& grads);
 
   // Evaluates `params` and the optimizer state in one eval call.
