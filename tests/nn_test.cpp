@@ -99,8 +99,8 @@ struct TinyLm : nn::Module {
 };
 
 std::shared_ptr<nn::Sequential> mlp(int in, int hidden, int out) {
-  return std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
-      std::make_shared<nn::Linear>(in, hidden), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(hidden, out)});
+  return std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(in, hidden), std::make_shared<nn::ReLU>(),
+                                          std::make_shared<nn::Linear>(hidden, out));
 }
 
 // ---------------------------------------------------------------- module tree
@@ -343,6 +343,30 @@ TEST(NnValueAndGrad, MatchesFunctionalGradients) {
   ASSERT_EQ(outs.size(), 2u);
   EXPECT_EQ(outs[1].shape(), (Shape{9, 3}));
   expect_close(g2.at("layers.0.weight"), fgrads[0], "grad w0 with aux");
+}
+
+TEST(NnValueAndGrad, ClassifierStepsReduceTheLoss) {
+  // The usage shown in tessera/nn.h: a classifier, cross-entropy, plain SGD through update().
+  random::seed(11);
+  auto model = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(6, 32), std::make_shared<nn::ReLU>(),
+                                                std::make_shared<nn::Linear>(32, 3));
+  array x = random::normal({64, 6});
+  array y = argmax(matmul(x, random::normal({6, 3})), -1);
+  auto step = nn::value_and_grad(*model, [&](const std::vector<array>& in) {
+    return nn::losses::cross_entropy((*model)(in[0]), in[1], std::nullopt, -1, 0.0f, nn::losses::Reduction::mean);
+  });
+  float first = 0, last = 0;
+  for (int i = 0; i < 30; ++i) {
+    auto [loss, grads] = step({x, y});
+    Params p = model->trainable_parameters(), next;
+    for (auto& [k, g] : grads) next.emplace(k, subtract(p.at(k), multiply(array(0.5f), g)));
+    model->update(next);
+    std::vector<array> values;
+    for (auto& [k, v] : next) values.push_back(v);
+    eval(values);
+    (i == 0 ? first : last) = loss.item<float>();
+  }
+  EXPECT_LT(last, 0.5f * first) << first << " -> " << last;
 }
 
 TEST(NnValueAndGrad, BatchNormStatisticsUpdateUnderGrad) {

@@ -5,6 +5,8 @@
 #include <functional>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tessera/nn/module.h"
@@ -16,6 +18,11 @@ class Sequential : public Module {
   Sequential() = default;
   Sequential(std::initializer_list<ModulePtr> layers);
   explicit Sequential(const std::vector<ModulePtr>& layers);
+  // Sequential(a, b, c) with any shared_ptr<Layer> arguments, so that
+  // std::make_shared<Sequential>(std::make_shared<Linear>(4, 8), std::make_shared<ReLU>()) works.
+  template <typename... Layers,
+            typename = std::enable_if_t<(sizeof...(Layers) > 0) && (std::is_convertible_v<Layers, ModulePtr> && ...)>>
+  explicit Sequential(Layers&&... layers) : Sequential(std::vector<ModulePtr>{ModulePtr(std::forward<Layers>(layers))...}) {}
 
   std::string type_name() const override { return "Sequential"; }
   // Each layer's outputs are the next layer's inputs.
