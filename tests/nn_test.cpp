@@ -524,7 +524,7 @@ TEST(NnTorch, MultiHeadAttention) {
     const array &q = ref()(c + ".q"), &k = ref()(c + ".k"), &v = ref()(c + ".v");
     expect_close(mha(q, k, v), ref()(c + ".y"), c);
     expect_close(mha(q, k, v, ref()(c + ".mask")), ref()(c + ".y_mask"), c + " masked");
-    expect_close(mha.forward({q, k, v, ref()(c + ".mask")})[0], ref()(c + ".y_mask"), c + " forward");
+    expect_close(mha({q, k, v, ref()(c + ".mask")})[0], ref()(c + ".y_mask"), c + " forward");
   }
   // "causal" matches the additive causal mask.
   nn::MultiHeadAttention mha(16, 4);

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -63,6 +64,8 @@ class Module {
   // Single input, single output.
   array operator()(const array& x);
   std::vector<array> operator()(const std::vector<array>& inputs) { return forward(inputs); }
+  // m({q, k, v}): without it a braced list would also match array's initializer-list constructor.
+  std::vector<array> operator()(std::initializer_list<array> inputs) { return forward(std::vector<array>(inputs)); }
 
   // ---- Building the tree. ----
   // Names are single path components (no dots). Registering an existing name replaces it.
@@ -124,6 +127,7 @@ class Module {
   // Loads named arrays into the tree. strict=true: any missing, unexpected or mis-shaped name
   // throws std::invalid_argument carrying the report, and nothing is changed. strict=false: the
   // names that match in name and shape are loaded and the report says what was skipped.
+  // Loaded arrays keep their own dtype, as in MLX (cast afterwards with set_dtype if needed).
   LoadReport load_weights(const Params& weights, bool strict = true);
   LoadReport load_weights(const std::string& path, bool strict = true);
   // Writes parameters() as safetensors (atomically: temporary file, then rename).
