@@ -3,6 +3,8 @@
 
 #include <pcre2.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 
 #include "lm/tokenizer/unicode.h"
@@ -21,6 +23,7 @@ struct MatchState {
   MatchState() {
     if (!data || !stack || !context) throw std::bad_alloc();
     pcre2_jit_stack_assign(context, nullptr, stack);
+    pcre2_set_match_limit(context, 10'000'000);
   }
   ~MatchState() {
     pcre2_match_context_free(context);
@@ -71,6 +74,14 @@ void Regex::for_each_match(std::string_view text, const std::function<void(size_
     // pcre2_jit_match skips pcre2_match's argument checks: a few percent of the encode time.
     int rc = jit_ ? pcre2_jit_match(code, subject, text.size(), start, 0, st.data, st.context)
                   : pcre2_match(code, subject, text.size(), start, 0, st.data, st.context);
+    if (rc == PCRE2_ERROR_MATCHLIMIT) {
+      // PCRE2's default step limit (10M) is reached by ordinary patterns on very long runs, e.g.
+      // \s*[\r\n]+ backtracking over 20M spaces. Allow steps in proportion to the text left,
+      // which keeps a pathological pattern bounded (it fails below) without failing long inputs.
+      pcre2_set_match_limit(st.context, uint32_t(std::min<size_t>(UINT32_MAX, 10'000'000 + 64 * (text.size() - start))));
+      rc = pcre2_match(code, subject, text.size(), start, 0, st.data, st.context);
+      pcre2_set_match_limit(st.context, 10'000'000);
+    }
     if (rc == PCRE2_ERROR_NOMATCH) return;
     if (rc < 0) throw std::runtime_error("[tokenizer] regex /" + pattern_ + "/ failed: " + pcre2_message(rc));
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.data);
