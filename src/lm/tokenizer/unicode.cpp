@@ -151,6 +151,10 @@ std::string map_valid_runs(std::string_view s, F&& f) {
   while (i < s.size()) {
     size_t start = i;
     while (i < s.size()) {
+      if (static_cast<unsigned char>(s[i]) < 0x80) {
+        ++i;
+        continue;
+      }
       size_t n = utf8_valid_len(s, i);
       if (!n) break;
       i += n;
