@@ -6,7 +6,7 @@
 #include <map>
 
 #include "bench_common.h"
-#include "tessera/optimizers/optimizers.h"
+#include "tessera/optimizers.h"
 
 namespace {
 

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "tessera/io.h"
 #include "tessera/ops.h"
 
 namespace tessera::optimizers {
@@ -173,6 +174,21 @@ void Optimizer::set_state(const Params& state) {
   state_ = std::move(restored);
   step_ = *step;
   check_restored_ = true;
+}
+
+void Optimizer::save_state(const std::string& path) const {
+  Params st = state();
+  save_safetensors(path, std::unordered_map<std::string, array>(st.begin(), st.end()),
+                   {{"optimizer", name()}, {"format", "tessera.optimizers"}});
+}
+
+void Optimizer::load_state(const std::string& path) {
+  auto [arrays, metadata] = load_safetensors(path);
+  auto it = metadata.find("optimizer");
+  if (it != metadata.end() && it->second != name()) {
+    throw std::invalid_argument("[" + name() + "] " + path + " holds the state of a '" + it->second + "' optimizer.");
+  }
+  set_state(Params(arrays.begin(), arrays.end()));
 }
 
 std::vector<array> Optimizer::state_arrays() const {

@@ -90,6 +90,9 @@ class Optimizer {
   // must carry this optimizer's prefix; slots are checked against the parameters on the next
   // update and a mismatch raises std::invalid_argument naming the parameter.
   void set_state(const Params& state);
+  // state() written to / set_state() read from one safetensors file (written atomically).
+  void save_state(const std::string& path) const;
+  void load_state(const std::string& path);
   // Every state array, for evaluating alongside the parameters.
   std::vector<array> state_arrays() const;
   // Drops all state and resets the step counter.
