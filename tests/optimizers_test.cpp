@@ -102,6 +102,17 @@ TEST(Optimizers, AdaptiveStepAgainstTorch) {
   check_against_torch(adadelta, "adadelta");
 }
 
+TEST(Optimizers, SgdDampeningFollowsMlx) {
+  // MLX starts the velocity at zero, so dampening applies from the first step (PyTorch skips it
+  // there): v1 = (1 - d)·g, v2 = μ·v1 + (1 - d)·g.
+  SGD opt(0.1f, 0.9f, 0.0f, 0.5f);
+  Params p{{"x", array(1.0f)}};
+  p = opt.apply_gradients({{"x", array(2.0f)}}, p);
+  EXPECT_FLOAT_EQ(p.at("x").item<float>(), 1.0f - 0.1f * 1.0f);
+  p = opt.apply_gradients({{"x", array(2.0f)}}, p);
+  EXPECT_FLOAT_EQ(p.at("x").item<float>(), 0.9f - 0.1f * (0.9f * 1.0f + 1.0f));
+}
+
 // ------------------------------------------------------------------ published equations
 
 struct Problem {
