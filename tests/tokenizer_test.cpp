@@ -6,11 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lm/tokenizer/unicode.h"
@@ -208,6 +210,17 @@ TEST(TokenizerStreaming, SentencePieceLeadingSpace) {
   for (auto& p : pieces) joined += p;
   EXPECT_EQ(joined, "Hello  world");
   EXPECT_EQ(pieces[1], "Hello");
+
+  // After a prompt, the first generated "▁there" keeps its space: exactly what decode adds.
+  std::vector<int> prompt = tok.encode("Hi", true), generated = tok.encode("there friend", false);
+  std::vector<int> all = prompt;
+  all.insert(all.end(), generated.begin(), generated.end());
+  StreamingDetokenizer after = tok.detokenizer(true, prompt);
+  std::string text;
+  for (int id : generated) text += after.add(id);
+  text += after.finish();
+  EXPECT_EQ(text, " there friend");
+  EXPECT_EQ(tok.decode(prompt, true) + text, tok.decode(all, true));
 }
 
 // Random bytes (mostly invalid UTF-8) come back exactly from byte-level tokenizers: the bytes are
@@ -242,6 +255,32 @@ TEST(TokenizerRoundTrip, InvalidUtf8IsEncodedAsBytes) {
   EXPECT_EQ(mistral.decode(ids), bad);
   // The streaming detokenizer shows what cannot be text as U+FFFD.
   EXPECT_EQ(stream(mistral, ids), tessera::lm::detail::utf8_sanitize(bad));
+}
+
+TEST(TokenizerThreads, ConcurrentEncodeMatchesSerial) {
+  SKIP_WITHOUT_DATA();
+  const Tokenizer& tok = family("llama3");
+  std::vector<std::string> texts;
+  for (const json& line : reference("llama3")) texts.push_back(line["text"]);
+  std::vector<std::vector<int>> serial;
+  for (const auto& t : texts) serial.push_back(tok.encode(t, true));
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      for (int round = 0; round < 20; ++round)
+        for (size_t i = 0; i < texts.size(); ++i) {
+          size_t j = (i + size_t(k) * 7 + size_t(round)) % texts.size();
+          // A fresh variant of each text every round, so the word cache keeps changing under the threads.
+          std::string text = texts[j] + " r" + std::to_string(round * 4 + k);
+          auto ids = tok.encode(text, true);
+          if (tok.decode(ids) != text) ++mismatches;
+          if (tok.encode(texts[j], true) != serial[j]) ++mismatches;
+        }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 // ---- Small hand-written tokenizer.json files for what the reference files do not exercise.
@@ -307,6 +346,9 @@ TEST(TokenizerComponents, MetaspaceAndUnknownTokens) {
   EXPECT_EQ(tok.encode("hi hi"), (std::vector<int>{5, 5}));
   EXPECT_EQ(tok.decode(tok.encode("hi hi")), "hi hi");
   EXPECT_EQ(tok.encode("hxyi"), (std::vector<int>{4, 0, 3}));  // x and y fuse into one <unk>
+  // The Metaspace decoder drops "▁" only in the first token; streaming keeps later ones as spaces.
+  auto ids = tok.encode("hi hi hi");
+  EXPECT_EQ(stream(tok, ids), "hi hi hi");
 }
 
 TEST(TokenizerComponents, NormalizersAndDigits) {

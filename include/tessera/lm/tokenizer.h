@@ -69,7 +69,8 @@ class Tokenizer {
   // True for added tokens marked special (what skip_special_tokens leaves out).
   bool is_special(int id) const;
 
-  StreamingDetokenizer detokenizer(bool skip_special_tokens = false) const;
+  // `context`: ids already shown (e.g. the prompt); the first new id is rendered after them.
+  StreamingDetokenizer detokenizer(bool skip_special_tokens = false, std::span<const int> context = {}) const;
 
  private:
   friend class StreamingDetokenizer;
@@ -82,13 +83,17 @@ class Tokenizer {
 // <0xNN> byte-fallback tokens). Byte sequences that can never become valid UTF-8 come out as
 // U+FFFD. The pieces concatenate to decode(ids) whenever that is valid UTF-8, including the
 // SentencePiece rules for the leading space (a token is always decoded after its predecessor).
+// Given a context (ids already shown, such as the prompt), the pieces are what decode(context +
+// ids) adds after decode(context): a SentencePiece "▁word" right after the prompt keeps its space.
 class StreamingDetokenizer {
  public:
-  explicit StreamingDetokenizer(const Tokenizer& tokenizer, bool skip_special_tokens = false);
+  explicit StreamingDetokenizer(const Tokenizer& tokenizer, bool skip_special_tokens = false,
+                                std::span<const int> context = {});
 
   std::string add(int id);
   // What is still held back (an incomplete character) as U+FFFD; then starts over.
   std::string finish();
+  // Forgets everything, the context included.
   void reset();
 
  private:

@@ -13,8 +13,14 @@ namespace {
 constexpr size_t kMaxContext = 8;
 }
 
-StreamingDetokenizer::StreamingDetokenizer(const Tokenizer& tokenizer, bool skip_special_tokens)
-    : impl_(tokenizer.impl_), skip_special_(skip_special_tokens) {}
+StreamingDetokenizer::StreamingDetokenizer(const Tokenizer& tokenizer, bool skip_special_tokens,
+                                           std::span<const int> context)
+    : impl_(tokenizer.impl_), skip_special_(skip_special_tokens) {
+  // The tail of the context is enough: it plays the part of the kept window after a flush.
+  for (size_t i = context.size(); i-- > 0 && window_.size() < kMaxContext;)
+    if (!(skip_special_ && impl_->is_special(context[i]))) window_.insert(window_.begin(), context[i]);
+  emitted_ = impl_->decode(window_, false).size();
+}
 
 void StreamingDetokenizer::reset() {
   window_.clear();

@@ -108,8 +108,8 @@ std::optional<int> Tokenizer::bos_id() const { return impl_->bos; }
 std::optional<int> Tokenizer::eos_id() const { return impl_->eos; }
 bool Tokenizer::is_special(int id) const { return impl_->is_special(id); }
 
-StreamingDetokenizer Tokenizer::detokenizer(bool skip_special_tokens) const {
-  return StreamingDetokenizer(*this, skip_special_tokens);
+StreamingDetokenizer Tokenizer::detokenizer(bool skip_special_tokens, std::span<const int> context) const {
+  return StreamingDetokenizer(*this, skip_special_tokens, context);
 }
 
 }  // namespace tessera::lm
