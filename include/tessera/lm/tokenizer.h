@@ -5,10 +5,19 @@
 // pipeline: added tokens are split out, each remaining piece is normalized, pre-tokenized and
 // run through the model, and the post-processor adds the special tokens.
 //
+// Supported: model BPE; normalizers NFC/NFD/NFKC/NFKD, Lowercase, Prepend, Replace, Strip,
+// Sequence; pre-tokenizers ByteLevel, Split (PCRE2 regex or string; every split behavior),
+// Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation, Sequence; post-processors
+// TemplateProcessing, ByteLevel, Bert/RobertaProcessing, Sequence; decoders ByteLevel, Metaspace,
+// ByteFallback, Fuse, Strip, Replace, BPEDecoder, Sequence. Anything else is a load error.
+//
 // Loading malformed files (bad JSON, no model, an unknown model or component type, merges that
 // name tokens not in the vocabulary, a regex PCRE2 rejects) raises std::invalid_argument naming
 // the file and what is wrong, e.g. "[tokenizer] t/tokenizer.json: model.merges[3]: token 'xy'
 // is not in the vocabulary".
+//
+// encode only throws (std::runtime_error) if a file's regex exceeds PCRE2's backtracking limit,
+// which scales with the text and is out of reach for the published patterns.
 //
 // Invalid UTF-8 given to encode never fails: byte-level tokenizers encode the bytes as they are
 // (so decode gives them back); SentencePiece-style tokenizers with byte_fallback encode each
