@@ -1,5 +1,7 @@
 #include "lm/tokenizer/added_tokens.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -22,7 +24,13 @@ size_t char_before(std::string_view s, size_t end, char32_t& cp) {
   return n;
 }
 
-bool is_word_char(char32_t cp) { return cp == '_' || is_alphanumeric(cp); }
+// Unicode \w as the tokenizers library's regex crate reads it: letters, marks, decimal and letter
+// numbers, connector punctuation (the underscore among them).
+bool is_word_char(char32_t cp) {
+  auto cat = utf8proc_category(utf8proc_int32_t(cp));
+  return (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_ME) || cat == UTF8PROC_CATEGORY_ND ||
+         cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_PC;
+}
 
 }  // namespace
 
