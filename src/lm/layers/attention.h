@@ -1,0 +1,36 @@
+// Multi-head attention with grouped-query heads, rotary positions and a KV cache: the shared
+// builder the decoder-only models use.
+#pragma once
+
+#include <optional>
+
+#include "lm/layers/linear.h"
+#include "tessera/lm/kv_cache.h"
+#include "tessera/lm/model.h"
+
+namespace tessera::lm {
+
+struct RopeParams {
+  int dims;
+  bool traditional;
+  float base;
+  float scale;
+};
+
+class Attention {
+ public:
+  // q/k/v/o: [Hq*D, hidden], [Hkv*D, hidden], [Hkv*D, hidden], [hidden, Hq*D]. q, k and v are
+  // fused into one product.
+  Attention(const ModelConfig& cfg, const Linear& q, const Linear& k, const Linear& v, Linear o);
+
+  // x: [B, L, hidden]; `offset` is the position of x's first token.
+  array operator()(const array& x, KVCache& cache, int layer, int offset) const;
+
+ private:
+  Linear qkv_, o_;
+  int heads_, kv_heads_, head_dim_;
+  float scale_;
+  RopeParams rope_;
+};
+
+}  // namespace tessera::lm

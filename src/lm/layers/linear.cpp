@@ -1,0 +1,68 @@
+#include "lm/layers/linear.h"
+
+#include <stdexcept>
+
+#include "tessera/ops.h"
+
+namespace tessera::lm {
+
+Linear::Linear(const Weight& w, std::optional<array> bias) : bias_(std::move(bias)) {
+  if (w.shape.size() != 2) throw std::invalid_argument("[Linear] weight '" + w.source + "' must be 2-D");
+  out_ = w.shape[0];
+  in_ = w.shape[1];
+  if (w.dense) {
+    array t = transpose(*w.dense);
+    t.eval();
+    wt_ = t;
+  } else {
+    quant_ = *w.quant;
+  }
+}
+
+Linear Linear::concat(const std::vector<Linear>& parts) {
+  if (parts.empty()) throw std::invalid_argument("[Linear::concat] no parts");
+  Linear out;
+  out.in_ = parts[0].in_;
+  bool q = parts[0].quantized();
+  std::vector<array> w, s, b, bias;
+  for (auto& p : parts) {
+    if (p.in_ != out.in_ || p.quantized() != q || p.bias_.has_value() != parts[0].bias_.has_value() ||
+        (q && (p.quant_->bits != parts[0].quant_->bits || p.quant_->group_size != parts[0].quant_->group_size))) {
+      throw std::invalid_argument("[Linear::concat] parts differ in input size, storage or quantization");
+    }
+    out.out_ += p.out_;
+    if (q) {
+      w.push_back(p.quant_->wq);
+      s.push_back(p.quant_->scales);
+      b.push_back(p.quant_->biases);
+    } else {
+      w.push_back(*p.wt_);
+    }
+    if (p.bias_) bias.push_back(*p.bias_);
+  }
+  if (q) {
+    array wq = concatenate(w, 0), sc = concatenate(s, 0), bi = concatenate(b, 0);
+    eval(wq, sc, bi);
+    out.quant_ = QuantizedWeight{wq, sc, bi, parts[0].quant_->group_size, parts[0].quant_->bits};
+  } else {
+    // Concatenated as [in, out_total] and stored row-major: the product reads it contiguously.
+    array wt = concatenate(w, 1);
+    wt.eval();
+    out.wt_ = wt;
+  }
+  if (!bias.empty()) {
+    array bb = concatenate(bias, 0);
+    bb.eval();
+    out.bias_ = bb;
+  }
+  return out;
+}
+
+array Linear::operator()(const array& x) const {
+  array y = quant_ ? quantized_matmul(x, quant_->wq, quant_->scales, quant_->biases, true, quant_->group_size,
+                                      quant_->bits)
+                   : matmul(x, *wt_);
+  return bias_ ? add(y, *bias_) : y;
+}
+
+}  // namespace tessera::lm

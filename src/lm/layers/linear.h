@@ -1,0 +1,33 @@
+// y = x W^T (+ b) for a weight W of shape [out, in], dense or affine-quantized. Dense weights are
+// kept as a transposed view evaluated once, so a call adds one matmul node to the graph.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "lm/models/weights.h"
+
+namespace tessera::lm {
+
+class Linear {
+ public:
+  explicit Linear(const Weight& w, std::optional<array> bias = std::nullopt);
+  // One layer computing the concatenation of `parts` along the output features (fusing the
+  // q/k/v or gate/up projections into one product). Parts must be all dense or all quantized
+  // with the same group size and bits.
+  static Linear concat(const std::vector<Linear>& parts);
+
+  array operator()(const array& x) const;
+  int in_features() const { return in_; }
+  int out_features() const { return out_; }
+  bool quantized() const { return quant_.has_value(); }
+
+ private:
+  Linear() = default;
+  std::optional<array> wt_;  // dense: [in, out] view of the [out, in] weight
+  std::optional<QuantizedWeight> quant_;
+  std::optional<array> bias_;
+  int in_ = 0, out_ = 0;
+};
+
+}  // namespace tessera::lm

@@ -1,0 +1,176 @@
+// Loading a model from a GGUF file: the config from "<arch>.*" metadata, tensors renamed from
+// llama.cpp's names to the Hugging Face-style names the model files use, quantized tensors
+// converted to the affine layout, and the embedded tokenizer.
+#include <map>
+#include <stdexcept>
+
+#include "lm/models/registry.h"
+#include "lm/models/weights.h"
+#include "tessera/gguf.h"
+#include "tessera/lm/model.h"
+#include "tessera/lm/sentencepiece_gguf.h"
+#include "tessera/ops.h"
+
+namespace tessera::lm {
+
+namespace {
+
+// llama.cpp tensor names (llama-arch.cpp's LLM_TENSOR_NAMES) -> Hugging Face names.
+constexpr std::pair<const char*, const char*> kGlobalNames[] = {
+    {"token_embd.weight", "model.embed_tokens.weight"},
+    {"output_norm.weight", "model.norm.weight"},
+    {"output.weight", "lm_head.weight"},
+};
+constexpr std::pair<const char*, const char*> kBlockNames[] = {
+    {"attn_norm", "input_layernorm"},
+    {"ffn_norm", "post_attention_layernorm"},
+    {"attn_q", "self_attn.q_proj"},
+    {"attn_k", "self_attn.k_proj"},
+    {"attn_v", "self_attn.v_proj"},
+    {"attn_output", "self_attn.o_proj"},
+    {"attn_q_norm", "self_attn.q_norm"},
+    {"attn_k_norm", "self_attn.k_norm"},
+    {"ffn_gate", "mlp.gate_proj"},
+    {"ffn_up", "mlp.up_proj"},
+    {"ffn_down", "mlp.down_proj"},
+};
+
+std::string hf_name(const std::string& name) {
+  for (auto& [g, h] : kGlobalNames) {
+    if (name == g) return h;
+  }
+  // blk.<n>.<part>.<weight|bias>
+  if (name.rfind("blk.", 0) == 0) {
+    size_t dot = name.find('.', 4);
+    size_t last = name.rfind('.');
+    if (dot != std::string::npos && last > dot) {
+      std::string layer = name.substr(4, dot - 4), part = name.substr(dot + 1, last - dot - 1);
+      for (auto& [g, h] : kBlockNames) {
+        if (part == g) return "model.layers." + layer + "." + h + name.substr(last);
+      }
+    }
+  }
+  return name;
+}
+
+int positive(const gguf::Reader& r, const std::string& key, std::optional<int64_t> fallback = std::nullopt) {
+  int64_t v = r.get_int(key, fallback);
+  if (v <= 0 || v > (int64_t(1) << 30)) {
+    throw std::invalid_argument("[load_model] " + r.path() + ": metadata '" + key + "' = " + std::to_string(v) +
+                                " must be a positive integer");
+  }
+  return int(v);
+}
+
+ModelConfig read_config(const gguf::Reader& r) {
+  ModelConfig c;
+  c.architecture = r.get_string("general.architecture");
+  const std::string a = c.architecture + ".";
+  c.hidden_size = positive(r, a + "embedding_length");
+  c.num_layers = positive(r, a + "block_count");
+  c.num_heads = positive(r, a + "attention.head_count");
+  if (const gguf::Value* kv = r.find(a + "attention.head_count_kv"); kv && kv->is_array()) {
+    throw std::invalid_argument("[load_model] " + r.path() + ": per-layer " + a +
+                                "attention.head_count_kv is not supported");
+  }
+  c.num_kv_heads = positive(r, a + "attention.head_count_kv", c.num_heads);
+  c.head_dim = positive(r, a + "attention.key_length", c.hidden_size / c.num_heads);
+  c.intermediate_size = positive(r, a + "feed_forward_length");
+  if (r.find(a + "context_length")) c.context_length = positive(r, a + "context_length");
+  c.rms_norm_eps = float(r.get_float(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  c.rope_theta = float(r.get_float(a + "rope.freq_base", 10000.0));
+  c.rope_dims = positive(r, a + "rope.dimension_count", c.head_dim);
+  std::string scaling = r.get_string(a + "rope.scaling.type", "none");
+  if (scaling == "linear") {
+    double f = r.get_float(a + "rope.scaling.factor", 1.0);
+    if (!(f > 0)) throw std::invalid_argument("[load_model] " + r.path() + ": rope.scaling.factor must be > 0");
+    c.rope_scale = float(1.0 / f);
+  } else if (scaling != "none") {
+    throw std::invalid_argument("[load_model] " + r.path() + ": rope scaling '" + scaling + "' is not supported yet");
+  }
+  if (c.num_heads % c.num_kv_heads != 0) {
+    throw std::invalid_argument("[load_model] " + r.path() + ": " + std::to_string(c.num_heads) +
+                                " attention heads are not a multiple of " + std::to_string(c.num_kv_heads) +
+                                " key/value heads");
+  }
+  if (c.rope_dims > c.head_dim || c.rope_dims % 2 != 0) {
+    throw std::invalid_argument("[load_model] " + r.path() + ": rope dimension " + std::to_string(c.rope_dims) +
+                                " must be even and at most the head size " + std::to_string(c.head_dim));
+  }
+  // llama.cpp's converters permute the Q and K rows of Hugging Face checkpoints so that its
+  // default rope, which rotates adjacent pairs, applies; llama2.c weights already use it.
+  c.rope_traditional = true;
+  return c;
+}
+
+}  // namespace
+
+LoadedModel load_model(const std::string& path, const LoadOptions& options) {
+  gguf::Reader r(path);
+  ModelFactory make = find_architecture(r.get_string("general.architecture"), path);
+  ModelConfig cfg = read_config(r);
+
+  WeightStore store(path);
+  std::map<std::string, int> converted, dequantized, widened;
+  for (const auto& t : r.tensors()) {
+    Weight w{std::nullopt, std::nullopt, t.shape(), t.name};
+    const std::string name = hf_name(t.name);
+    bool is_embedding = name == "model.embed_tokens.weight";
+    std::optional<gguf::QuantizedTensor> q;
+    if (options.keep_quantized && !is_embedding) q = r.load_quantized(t.name);
+    if (q) {
+      w.quant = QuantizedWeight{q->wq, q->scales, q->biases, q->group_size, q->bits};
+      converted[gguf::tensor_type_name(t.type)]++;
+    } else {
+      array a = r.load(t.name);
+      if (a.dtype() != float32) {
+        // The graph computes in float32 for now; other storage is widened once here.
+        bool quant = gguf::block_layout(t.type).first > 1;
+        (quant ? dequantized : widened)[gguf::tensor_type_name(t.type)]++;
+        a = astype(a, float32);
+        a.eval();
+      } else if (gguf::block_layout(t.type).first > 1) {
+        dequantized[gguf::tensor_type_name(t.type)]++;
+      }
+      w.dense = a;
+    }
+    store.add(name, std::move(w));
+  }
+  auto summary = [](const std::map<std::string, int>& m) {
+    std::string s;
+    for (auto& [type, n] : m) s += (s.empty() ? "" : ", ") + std::to_string(n) + " " + type;
+    return s;
+  };
+  if (!converted.empty())
+    gguf::log("[gguf] " + path + ": converted " + summary(converted) +
+              " tensors to the affine layout (group 32) for quantized_matmul at load");
+  if (!dequantized.empty()) gguf::log("[gguf] " + path + ": dequantized " + summary(dequantized) + " tensors to float32 at load");
+  if (!widened.empty()) gguf::log("[gguf] " + path + ": converted " + summary(widened) + " tensors to float32 at load");
+
+  const gguf::TensorInfo* embd = r.find_tensor("token_embd.weight");
+  if (!embd) throw std::invalid_argument("[load_model] " + path + ": missing tensor 'token_embd.weight'");
+  if (embd->dims.size() != 2) throw std::invalid_argument("[load_model] " + path + ": token_embd.weight must be 2-D");
+  cfg.vocab_size = int(embd->dims[1]);
+  cfg.tie_word_embeddings = r.find_tensor("output.weight") == nullptr;
+
+  LoadedModel out;
+  out.path = path;
+  out.model = make(cfg, store);
+  if (auto unused = store.unused(); !unused.empty()) {
+    std::string names;
+    for (size_t i = 0; i < unused.size() && i < 5; ++i) names += (i ? ", " : "") + unused[i];
+    gguf::log("[gguf] " + path + ": " + std::to_string(unused.size()) + " tensors are not used by the model (" + names +
+              (unused.size() > 5 ? ", ..." : "") + ")");
+  }
+  if (const gguf::Value* m = r.find("tokenizer.ggml.model"); m && m->is_string() && m->str() == "llama") {
+    auto tok = SentencePieceTokenizer::from_gguf(r);
+    if (tok->vocab_size() > cfg.vocab_size) {
+      throw std::invalid_argument("[load_model] " + path + ": the tokenizer has " + std::to_string(tok->vocab_size()) +
+                                  " tokens but the embedding only " + std::to_string(cfg.vocab_size) + " rows");
+    }
+    out.tokenizer = tok;
+  }
+  return out;
+}
+
+}  // namespace tessera::lm

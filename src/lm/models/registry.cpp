@@ -1,0 +1,48 @@
+#include "lm/models/registry.h"
+
+#include <stdexcept>
+
+namespace tessera::lm {
+
+namespace {
+
+struct Entry {
+  const char* name;
+  ModelFactory make;
+};
+
+// GGUF's general.architecture and config.json's model_type share these names; Mistral and
+// TinyLlama files say "llama" or "mistral" for the same graph.
+constexpr Entry kArchitectures[] = {
+    {"llama", make_llama},
+    {"mistral", make_llama},
+};
+
+}  // namespace
+
+ModelFactory find_architecture(const std::string& architecture, const std::string& file) {
+  for (auto& e : kArchitectures) {
+    if (architecture == e.name) return e.make;
+  }
+  std::string names;
+  for (auto& n : supported_architectures()) names += (names.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("[load_model] " + file + ": unsupported architecture '" + architecture +
+                              "' (supported: " + names + ")");
+}
+
+std::vector<std::string> supported_architectures() {
+  std::vector<std::string> out;
+  for (auto& e : kArchitectures) out.push_back(e.name);
+  return out;
+}
+
+void check_tokens(const array& tokens, const ModelConfig& config) {
+  if (tokens.ndim() != 2 || tokens.shape(1) < 1 || tokens.shape(0) < 1) {
+    throw std::invalid_argument("[" + config.architecture + "] tokens must be an int32 array [B, L] with B, L >= 1");
+  }
+  if (tokens.dtype() != int32 && tokens.dtype() != uint32) {
+    throw std::invalid_argument("[" + config.architecture + "] tokens must be int32 or uint32");
+  }
+}
+
+}  // namespace tessera::lm
