@@ -129,11 +129,6 @@ bool is_numeric(char32_t cp) {
   return cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_NO;
 }
 
-bool is_alphanumeric(char32_t cp) {
-  auto cat = utf8proc_category(utf8proc_int32_t(cp));
-  return (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) || is_numeric(cp);
-}
-
 namespace {
 
 bool is_ascii(std::string_view s) {

@@ -29,7 +29,6 @@ size_t utf8_incomplete_tail(std::string_view s);
 std::string utf8_sanitize(std::string_view s);
 
 bool is_unicode_whitespace(char32_t cp);
-bool is_alphanumeric(char32_t cp);
 bool is_numeric(char32_t cp);
 
 enum class NormalForm { NFC, NFD, NFKC, NFKD };
