@@ -11,6 +11,12 @@ namespace tessera::random {
 
 array key(uint64_t seed);
 void seed(uint64_t seed);
+// The global key sequence's state (MLX's mx.random.state), a uint32 key of shape [2]: every draw
+// made without an explicit key splits it. Restoring a saved state with set_state makes the
+// following draws repeat exactly, which is how a resumed training run reproduces its dropout
+// masks (tessera/train/checkpoint.h saves it).
+array get_state();
+void set_state(const array& key);
 // Splits a key into `num` new keys, shape [num, 2].
 array split(const array& key, int num, StreamOrDevice s = {});
 std::pair<array, array> split(const array& key, StreamOrDevice s = {});

@@ -45,6 +45,14 @@ class KeySequence {
     key_ = {w[0], w[1]};
     return key_from_words(w[2], w[3]);
   }
+  threefry::Pair get() {
+    std::lock_guard<std::mutex> l(mu_);
+    return key_;
+  }
+  void set(threefry::Pair k) {
+    std::lock_guard<std::mutex> l(mu_);
+    key_ = k;
+  }
 
  private:
   std::mutex mu_;
@@ -158,6 +166,19 @@ array uniform_impl(const array& low, const array& high, const Shape& shape, Dtyp
 array key(uint64_t seed) { return key_from_words(uint32_t(seed >> 32), uint32_t(seed)); }
 
 void seed(uint64_t seed) { default_keys().seed(seed); }
+
+array get_state() {
+  threefry::Pair k = default_keys().get();
+  return key_from_words(k.first, k.second);
+}
+
+void set_state(const array& key) {
+  check_key(key, "random.set_state");
+  array k = contiguous(key);
+  k.eval();
+  const uint32_t* w = k.data<uint32_t>();
+  default_keys().set({w[0], w[1]});
+}
 
 array bits(const Shape& shape, int width, const std::optional<array>& key, StreamOrDevice s) {
   if (width != 1 && width != 2 && width != 4) {
