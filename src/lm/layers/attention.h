@@ -23,14 +23,16 @@ class Attention {
   // fused into one product.
   Attention(const ModelConfig& cfg, const Linear& q, const Linear& k, const Linear& v, Linear o);
 
-  // x: [B, L, hidden]; `offset` is the position of x's first token.
-  array operator()(const array& x, KVCache& cache, int layer, int offset) const;
+  // x: [B * L, hidden] (the rows of B sequences of L tokens); `offset` is the position of each
+  // sequence's first token. Returns [B * L, hidden].
+  array operator()(const array& x, int B, int L, KVCache& cache, int layer, int offset) const;
 
  private:
   Linear qkv_, o_;
   int heads_, kv_heads_, head_dim_;
   float scale_;
   RopeParams rope_;
+  array rope_freqs_;  // base^(2i / dims): fast::rope's `freqs`, computed once
 };
 
 }  // namespace tessera::lm

@@ -10,10 +10,10 @@ GatedMLP::GatedMLP(const Linear& gate, const Linear& up, Linear down, Activation
     : gate_up_(Linear::concat({gate, up})), down_(std::move(down)), hidden_(gate.out_features()), act_(act) {}
 
 array GatedMLP::operator()(const array& x) const {
-  array gu = gate_up_(x);
-  const int B = x.shape(0), L = x.shape(1);
-  array g = slice(gu, Shape{0, 0, 0}, Shape{B, L, hidden_});
-  array u = slice(gu, Shape{0, 0, hidden_}, Shape{B, L, 2 * hidden_});
+  array gu = gate_up_(x);  // [rows, 2 F]
+  const int n = x.shape(0);
+  array g = slice(gu, Shape{0, 0}, Shape{n, hidden_});
+  array u = slice(gu, Shape{0, hidden_}, Shape{n, 2 * hidden_});
   array a = [&] {
     if (act_ == Activation::silu) return multiply(g, sigmoid(g));
     // gelu with the tanh approximation (Gemma's gelu_pytorch_tanh).

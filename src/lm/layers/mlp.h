@@ -10,6 +10,7 @@ enum class Activation { silu, gelu_tanh };
 class GatedMLP {
  public:
   GatedMLP(const Linear& gate, const Linear& up, Linear down, Activation act = Activation::silu);
+  // x: [rows, hidden].
   array operator()(const array& x) const;
 
  private:

@@ -27,8 +27,9 @@ class Block {
              linear(w, i, "mlp.up_proj", c.intermediate_size, c.hidden_size),
              linear(w, i, "mlp.down_proj", c.hidden_size, c.intermediate_size)) {}
 
-  array operator()(const array& x, KVCache& cache, int layer, int offset) const {
-    array h = add(x, attn_(attn_norm_(x), cache, layer, offset));
+  // x: [B * L, hidden].
+  array operator()(const array& x, int B, int L, KVCache& cache, int layer, int offset) const {
+    array h = add(x, attn_(attn_norm_(x), B, L, cache, layer, offset));
     return add(h, mlp_(mlp_norm_(h)));
   }
 
@@ -66,10 +67,17 @@ class Llama : public Model {
     check_tokens(tokens, cfg_);
     const int B = tokens.shape(0), L = tokens.shape(1);
     const int offset = cache.offset();
-    array x = take(embed_, tokens, 0);  // [B, L, hidden]
-    for (int i = 0; i < int(blocks_.size()); ++i) x = blocks_[i](x, cache, i, offset);
-    if (last_only && L > 1) x = slice(x, Shape{0, L - 1, 0}, Shape{B, L, cfg_.hidden_size});
-    return head_(norm_(x));
+    // The residual stream is kept 2-D, [B * L, hidden]: products with the weights then need no
+    // batch broadcast.
+    array x = take(embed_, reshape(tokens, {B * L}), 0);
+    for (int i = 0; i < int(blocks_.size()); ++i) x = blocks_[i](x, B, L, cache, i, offset);
+    int rows = L;
+    if (last_only && L > 1) {
+      x = reshape(slice(reshape(x, {B, L, cfg_.hidden_size}), Shape{0, L - 1, 0}, Shape{B, L, cfg_.hidden_size}),
+                  {B, cfg_.hidden_size});
+      rows = 1;
+    }
+    return reshape(head_(norm_(x)), {B, last_only ? 1 : rows, cfg_.vocab_size});
   }
 
  private:
