@@ -10,7 +10,7 @@ ifdef CI
 CMAKE_FLAGS += -DTESSERA_WERROR=ON
 endif
 
-.PHONY: all setup configure build demo test test-all bench install fuzz clean
+.PHONY: all setup configure build demo test test-all bench install fuzz clean python
 
 all: build
 
@@ -25,6 +25,12 @@ build: configure
 
 demo: build
 	$(BUILD)/examples/lstsq_demo
+
+# tessera.core in place: python/tessera gets the built extension, so PYTHONPATH=python or
+# `pip install --no-build-isolation ./python` picks it up.
+python: configure
+	cmake --build $(BUILD) -j $(JOBS) --target tessera_python
+	cp -f $(BUILD)/python/tessera/_core*.so python/tessera/
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -L fast $(CTEST_FLAGS)
