@@ -53,11 +53,7 @@ Index parse_one(py::handle e) {
   if (PyBool_Check(p)) {
     throw py::value_error("Boolean scalar indices are not supported; use a boolean array for assignment.");
   }
-  if (!is_array(e) && PyIndex_Check(p)) {
-    Py_ssize_t v = PyNumber_AsSsize_t(p, PyExc_IndexError);
-    if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
-    return {Index::Int, int64_t(v)};
-  }
+  // NumPy arrays implement __index__ too, so arrays are recognized before integers.
   if (is_array(e) || PyList_Check(p) || PyTuple_Check(p) || py::isinstance<py::array>(e)) {
     array a = to_array(e);
     if (a.dtype() == bool_) return {Index::Mask, 0, {}, a};
@@ -67,6 +63,11 @@ Index parse_one(py::handle e) {
       throw py::value_error(os.str());
     }
     return {Index::Array, 0, {}, a};
+  }
+  if (PyIndex_Check(p)) {
+    Py_ssize_t v = PyNumber_AsSsize_t(p, PyExc_IndexError);
+    if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+    return {Index::Int, int64_t(v)};
   }
   throw py::value_error("Cannot index an array with " + std::string(py::str(py::type::handle_of(e))) + ".");
 }
