@@ -1,0 +1,174 @@
+// One training step (forward, backward, clip-free AdamW update, one eval) of the model: a
+// 6-layer, 256-wide decoder-only transformer (4 heads, RoPE, causal sdpa, RMSNorm, SwiGLU MLP of
+// hidden 1024, untied 4096-token head) on batch 8 x sequence 256, through train::Trainer.
+// "f32" trains in float32; "bf16" in bfloat16 with float32 master weights (the Trainer's mixed
+// precision), which is what benchmarks/train_peer.py compares with torch.autocast(bfloat16).
+// Counters: tokens/s, peak_bytes (the allocator's peak during the timed steps, model and
+// optimizer state included) and ms per step. The same numbers as JSON with
+// --benchmark_format=json.
+#include <cmath>
+
+#include "bench_common.h"
+#include "tessera/fast.h"
+#include "tessera/nn.h"
+#include "tessera/optimizers.h"
+#include "tessera/train.h"
+
+namespace {
+
+namespace tb = ::tessera;
+namespace nn = ::tessera::nn;
+
+constexpr int kLayers = 6, kDims = 256, kHeads = 4, kHidden = 1024, kVocab = 4096, kBatch = 8, kSeq = 256;
+
+class Attention : public nn::Module {
+ public:
+  Attention() {
+    for (const char* n : {"q_proj", "k_proj", "v_proj", "o_proj"}) {
+      register_module(n, std::make_shared<nn::Linear>(kDims, kDims, false));
+    }
+  }
+  std::vector<tb::array> forward(const std::vector<tb::array>& in) override {
+    const tb::array& x = single_input(in);
+    const int b = x.shape(0), l = x.shape(1), hd = kDims / kHeads;
+    auto heads = [&](const tb::array& z) { return tb::transpose(tb::reshape(z, {b, l, kHeads, hd}), {0, 2, 1, 3}); };
+    tb::array q = tb::fast::rope(heads(child("q_proj")(x)), hd, false, 10000.0f, 1.0f, 0);
+    tb::array k = tb::fast::rope(heads(child("k_proj")(x)), hd, false, 10000.0f, 1.0f, 0);
+    tb::array v = heads(child("v_proj")(x));
+    tb::array o = tb::fast::scaled_dot_product_attention(q, k, v, 1.0f / std::sqrt(float(hd)), "causal");
+    return {child("o_proj")(tb::reshape(tb::transpose(o, {0, 2, 1, 3}), {b, l, kDims}))};
+  }
+};
+
+class SwiGLU : public nn::Module {
+ public:
+  SwiGLU() {
+    register_module("gate", std::make_shared<nn::Linear>(kDims, kHidden, false));
+    register_module("up", std::make_shared<nn::Linear>(kDims, kHidden, false));
+    register_module("down", std::make_shared<nn::Linear>(kHidden, kDims, false));
+  }
+  std::vector<tb::array> forward(const std::vector<tb::array>& in) override {
+    const tb::array& x = single_input(in);
+    return {child("down")(tb::multiply(nn::silu(child("gate")(x)), child("up")(x)))};
+  }
+};
+
+class Block : public nn::Module {
+ public:
+  Block() {
+    register_module("norm1", std::make_shared<nn::RMSNorm>(kDims));
+    register_module("attn", std::make_shared<Attention>());
+    register_module("norm2", std::make_shared<nn::RMSNorm>(kDims));
+    register_module("mlp", std::make_shared<SwiGLU>());
+  }
+  std::vector<tb::array> forward(const std::vector<tb::array>& in) override {
+    tb::array x = single_input(in);
+    x = tb::add(x, child("attn")(child("norm1")(x)));
+    return {tb::add(x, child("mlp")(child("norm2")(x)))};
+  }
+};
+
+class Decoder : public nn::Module {
+ public:
+  Decoder() {
+    register_module("embed", std::make_shared<nn::Embedding>(kVocab, kDims));
+    std::vector<nn::ModulePtr> layers;
+    for (int i = 0; i < kLayers; ++i) layers.push_back(std::make_shared<Block>());
+    register_modules("layers", layers);
+    register_module("norm", std::make_shared<nn::RMSNorm>(kDims));
+    register_module("lm_head", std::make_shared<nn::Linear>(kDims, kVocab, false));
+  }
+  std::vector<tb::array> forward(const std::vector<tb::array>& in) override {
+    tb::array x = child("embed")(single_input(in));
+    for (int i = 0; i < kLayers; ++i) x = child("layers." + std::to_string(i))(x);
+    return {child("lm_head")(child("norm")(x))};
+  }
+};
+
+tb::array tokens(uint64_t seed) {
+  auto v = tessera_bench::host_values(size_t(kBatch) * (kSeq + 1), seed, 0.0f, float(kVocab));
+  std::vector<int32_t> t(v.size());
+  for (size_t i = 0; i < v.size(); ++i) t[i] = std::min(kVocab - 1, int32_t(v[i]));
+  return tb::array(t.begin(), tb::Shape{kBatch, kSeq + 1}, tb::int32);
+}
+
+void BM_TrainStep(benchmark::State& state) {
+  const bool bf16 = state.range(0) == 1;
+  tb::random::seed(0);
+  Decoder model;
+  tb::optimizers::AdamW opt(3e-4f, {0.9f, 0.95f}, 1e-8f, 0.1f);
+  tb::train::TrainerOptions options;
+  if (bf16) options.precision.compute_dtype = tb::bfloat16;
+  tb::train::Trainer trainer(
+      model, opt,
+      [&model](const std::vector<tb::array>& b) {
+        tb::array logits = tb::astype(model(b[0]), tb::float32);
+        return nn::losses::cross_entropy(logits, b[1], std::nullopt, -1, 0.0f, nn::losses::Reduction::mean);
+      },
+      options);
+  tb::array seq = tokens(1);
+  tb::array inputs = tb::slice(seq, {0, 0}, {kBatch, kSeq});
+  tb::array targets = tb::slice(seq, {0, 1}, {kBatch, kSeq + 1});
+  tb::eval({inputs, targets});
+  // Warm-up: optimizer state, allocator cache and BLAS threads.
+  float first = trainer.step({inputs, targets}).loss;
+  trainer.step({inputs, targets});
+  tessera_bench::PeakMemory peak;
+  float loss = first;
+  for (auto _ : state) loss = trainer.step({inputs, targets}).loss;
+  peak.report(state);
+  if (!std::isfinite(loss) || !(loss < first)) state.SkipWithError("the loss did not go down");
+  state.counters["tokens/s"] = benchmark::Counter(double(kBatch) * kSeq, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["loss"] = loss;
+  state.SetLabel(bf16 ? "bf16 (float32 masters)" : "f32");
+}
+
+// The step's phases, to see where its time goes: the forward pass with the loss alone, and
+// forward plus backward (loss and every gradient evaluated, no update). The update's share is
+// BM_TrainStep minus BM_ForwardBackward.
+void BM_Phase(benchmark::State& state) {
+  const bool bf16 = state.range(0) == 1, backward = state.range(1) == 1;
+  tb::random::seed(0);
+  Decoder model;
+  if (bf16) model.set_dtype(tb::bfloat16);
+  auto loss_fn = [&model](const std::vector<tb::array>& b) {
+    tb::array logits = tb::astype(model(b[0]), tb::float32);
+    return nn::losses::cross_entropy(logits, b[1], std::nullopt, -1, 0.0f, nn::losses::Reduction::mean);
+  };
+  auto vg = nn::value_and_grad(model, std::function<tb::array(const std::vector<tb::array>&)>(loss_fn));
+  tb::array seq = tokens(1);
+  tb::array inputs = tb::slice(seq, {0, 0}, {kBatch, kSeq});
+  tb::array targets = tb::slice(seq, {0, 1}, {kBatch, kSeq + 1});
+  tb::eval({inputs, targets});
+  auto run = [&] {
+    if (!backward) {
+      tb::array loss = loss_fn({inputs, targets});
+      tb::eval(loss);
+      return;
+    }
+    auto [loss, grads] = vg({inputs, targets});
+    std::vector<tb::array> outs{loss};
+    for (auto& [name, g] : grads) outs.push_back(g);
+    tb::eval(outs);
+  };
+  run();
+  tessera_bench::PeakMemory peak;
+  for (auto _ : state) run();
+  peak.report(state);
+  state.counters["tokens/s"] = benchmark::Counter(double(kBatch) * kSeq, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(bf16 ? "bf16" : "f32") + (backward ? " forward+backward" : " forward"));
+}
+
+}  // namespace
+
+BENCHMARK(BM_Phase)
+    ->ArgNames({"bf16", "backward"})
+    ->Args({0, 0})
+    ->Args({0, 1})
+    ->Args({1, 0})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(5);
+BENCHMARK(BM_TrainStep)->ArgName("bf16")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
+BENCHMARK_MAIN();
