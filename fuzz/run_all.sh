@@ -14,9 +14,16 @@ ARTIFACTS="$BUILD/fuzz-artifacts"
 SEEDS=$(mktemp -d)
 trap 'rm -rf "$SEEDS"' EXIT
 "$BIN/fuzz_seeds" "$SEEDS" || { echo "fuzz: seed generation failed"; exit 1; }
+# Chat templates: the hand-written seeds, plus the tokenizer configs of the shared data when it
+# is there (a JSON object input is also read as a tokenizer_config.json).
+mkdir -p "$SEEDS/chat_template"
+cp "$HERE"/chat_template_seeds/* "$SEEDS/chat_template/"
+for config in "$HERE"/../../shared/data/tokenizers/*/tokenizer_config.json; do
+  [ -f "$config" ] && cp "$config" "$SEEDS/chat_template/$(basename "$(dirname "$config")").json"
+done
 
 status=0
-for target in npy npz safetensors tokenizer_json; do
+for target in npy npz safetensors tokenizer_json chat_template; do
   mkdir -p "$CORPUS/$target" "$ARTIFACTS/$target"
   cp -f "$SEEDS/$target"/* "$CORPUS/$target/"
   echo "== ${target}_fuzz for ${TIME}s"

@@ -540,6 +540,37 @@ const Case kStatementsCases[] = {
      "{'a': 1, 'b': 2}"},
 };
 
+const Case kQuirksCases[] = {
+    {"undefined inside containers prints Undefined",
+     "{{ [missing, 1] }} {{ {\"k\": missing} }}",
+     "",
+     "[Undefined, 1] {'k': Undefined}"},
+    {"select and map on falsy values are empty",
+     "{{ none|select|list }} {{ false|reject('none')|list }} {{ 0|map('string')|list }}",
+     "",
+     "[] [] []"},
+    {"percent with a mapping-like argument",
+     "{{ 'plain' % [1] }} {{ 'plain' % missing }} {{ '%(a)s' % {'a': 1} }}",
+     "",
+     "plain plain 1"},
+    {"case tests on non-letters",
+     "{{ '' is lower }} {{ '1' is upper }} {{ 'aB' is lower }} {{ 'a1' is lower }}",
+     "",
+     "False False False True"},
+    {"odd and even on floats",
+     "{{ 1e-7 is odd }} {{ 3.0 is odd }} {{ -1.0 is odd }} {{ 4.0 is even }}",
+     "",
+     "False True True True"},
+    {"round keeps ints",
+     "{{ 5|round }} {{ 1250|round(-2) }} {{ 1350|round(-2) }} {{ 1251|round(-2) }}",
+     "",
+     "5 1200 1400 1300"},
+    {"dict membership of a list key fails loudly",
+     "{{ 'a' in {'a': 1} }}",
+     "",
+     "True"},
+};
+
 }  // namespace
 
 TEST(ChatTemplateSyntax, Cases) { expect_cases(kSyntaxCases); }
@@ -550,6 +581,7 @@ TEST(ChatTemplateFilters, Cases) { expect_cases(kFiltersCases); }
 TEST(ChatTemplateMethods, Cases) { expect_cases(kMethodsCases); }
 TEST(ChatTemplateSlicing, Cases) { expect_cases(kSlicingCases); }
 TEST(ChatTemplateStatements, Cases) { expect_cases(kStatementsCases); }
+TEST(ChatTemplateQuirks, Cases) { expect_cases(kQuirksCases); }
 
 // ---- the templates shipped with the tokenizers ----
 
@@ -936,6 +968,10 @@ TEST(ChatTemplateErrors, RuntimeErrorsNameThePosition) {
   EXPECT_NE(err.find("cannot assign attribute on non-namespace object 'x'"), std::string::npos) << err;
   err = render_error("{{ 9223372036854775807 + 1 }}");
   EXPECT_NE(err.find("integer overflow"), std::string::npos) << err;
+  err = render_error("{{ missing|int }}");
+  EXPECT_NE(err.find("'missing' is undefined"), std::string::npos) << err;
+  err = render_error("{{ [1] in {} }}");
+  EXPECT_NE(err.find("unhashable type: 'list'"), std::string::npos) << err;
   err = render_error("{{ {}|tojson }}{{ missing|tojson }}");
   EXPECT_NE(err.find("Undefined is not JSON serializable"), std::string::npos) << err;
 }

@@ -108,6 +108,9 @@ class BoundMethod : public Callable {
 
 // Python's printf-style `fmt % args` (the format filter too): %s %r %d %i %f %e %g %x %o %c %%
 // with flags, width and precision.
-std::string percent_format(Interpreter& in, const std::string& fmt, const std::vector<Value>& args);
+// `mapping_like`: a single argument that Python would accept as a mapping (no error for unused
+// arguments).
+std::string percent_format(Interpreter& in, const std::string& fmt, const std::vector<Value>& args,
+                           bool mapping_like = false);
 
 }  // namespace tessera::lm::chat_template

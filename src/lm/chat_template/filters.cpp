@@ -234,6 +234,8 @@ Value f_int(Interpreter& in, const Value& v, Args& a) {
   Params p("int", a, {"default", "base"});
   int64_t base = p.int_or(1, 10);
   Value fallback = p.get_or(0, Value(int64_t(0)));
+  // int(undefined) raises in Jinja rather than falling back to the default.
+  if (v.is_undefined()) Interpreter::undefined_error(v);
   if (v.is_int() || v.is_bool()) return Value(v.to_int());
   if (v.is_string()) {
     if (auto i = parse_int(v.str(), base)) return Value(*i);
@@ -251,6 +253,7 @@ Value f_int(Interpreter& in, const Value& v, Args& a) {
 Value f_float(Interpreter& in, const Value& v, Args& a) {
   Params p("float", a, {"default"});
   Value fallback = p.get_or(0, Value(0.0));
+  if (v.is_undefined()) Interpreter::undefined_error(v);
   if (v.is_number()) return Value(v.to_double());
   if (v.is_string())
     if (auto d = parse_float(v.str())) return Value(*d);
@@ -531,7 +534,8 @@ Value f_batch(Interpreter& in, const Value& v, Args& a) {
 
 // map(attribute='x', default=...) or map('filter', args...).
 Value f_map(Interpreter& in, const Value& v, Args& a) {
-  std::vector<Value> items = in.iterate(v), out;
+  // Jinja maps over nothing when the value is falsy (none, false, 0).
+  std::vector<Value> items = truthy(v) ? in.iterate(v) : std::vector<Value>{}, out;
   out.reserve(items.size());
   if (a.positional.empty()) {
     Params p("map", a, {"attribute", "default"});
@@ -570,6 +574,7 @@ Value select_impl(Interpreter& in, const Value& v, Args& a, bool by_attribute, b
   Args test_args;
   test_args.positional.assign(a.positional.begin() + std::ptrdiff_t(i), a.positional.end());
   std::vector<Value> out;
+  if (!truthy(v)) return list_value(in, std::move(out));
   for (const Value& item : in.iterate(v)) {
     in.step();
     Value subject = attribute ? attr_path(in, item, *attribute) : item;

@@ -54,7 +54,7 @@ int64_t int_arg(const Value& v, char type) {
 
 }  // namespace
 
-std::string percent_format(Interpreter& in, const std::string& fmt, const std::vector<Value>& args) {
+std::string percent_format(Interpreter& in, const std::string& fmt, const std::vector<Value>& args, bool mapping_like) {
   std::string out;
   size_t next = 0;
   const DictData* mapping = args.size() == 1 && args[0].is_dict() ? &args[0].dict() : nullptr;
@@ -159,7 +159,7 @@ std::string percent_format(Interpreter& in, const std::string& fmt, const std::v
     out += piece;
     in.check_string_size(out.size());
   }
-  if (!mapping && next < args.size()) throw_runtime("not all arguments converted during string formatting");
+  if (!mapping && !mapping_like && next < args.size()) throw_runtime("not all arguments converted during string formatting");
   return out;
 }
 

@@ -13,7 +13,9 @@ namespace {
 class Macro : public Callable {
  public:
   Macro(std::string name, const std::vector<Param>* params, const Body* body, Scope* closure, Value caller)
-      : Callable(std::move(name)), params_(params), body_(body), closure_(closure), caller_(std::move(caller)) {}
+      : Callable(std::move(name)), params_(params), body_(body), closure_(closure), caller_(std::move(caller)) {
+    closure_->capture();
+  }
 
   Value call(Interpreter& in, Args& args) override {
     Scope* scope = in.heap().make<Scope>(closure_);
@@ -53,7 +55,9 @@ class Macro : public Callable {
     scope->vars["varargs"] = Value(in.heap().list(std::move(varargs)));
     scope->vars["kwargs"] = Value(kwargs);
     if (!caller_.is_undefined()) scope->vars["caller"] = caller_;
-    return Value(in.capture(*body_, scope));
+    Value result(in.capture(*body_, scope));
+    scope->release();
+    return result;
   }
 
  private:
@@ -140,6 +144,20 @@ std::string Interpreter::capture(const Body& body, Scope* scope) {
 
 // ---- values ----
 
+namespace {
+
+// For messages about a missing key: the key as Python shows it, shortened.
+std::string describe_key(const Value& key) {
+  try {
+    std::string r = repr(key, 3);
+    return r.size() > 60 ? r.substr(0, 57) + "..." : r;
+  } catch (const TemplateError&) {
+    return "a " + type_name(key);
+  }
+}
+
+}  // namespace
+
 Value Interpreter::lookup(const std::string& name, Scope* s) const {
   const Value* v = s->find(name);
   return v ? *v : Value::undefined("'" + name + "' is undefined");
@@ -175,7 +193,7 @@ Value Interpreter::get_item(const Value& obj, const Value& key) {
     case Value::Kind::Dict: {
       if (const Value* v = obj.dict().find(key)) return *v;
       if (key.is_string() && has_method(obj, key.str())) return Value(heap_.make<BoundMethod>(obj, key.str()));
-      return Value::undefined("'dict object' has no attribute " + repr(key, 4));
+      return Value::undefined("'dict object' has no attribute " + describe_key(key));
     }
     case Value::Kind::List:
     case Value::Kind::String:
@@ -187,7 +205,7 @@ Value Interpreter::get_item(const Value& obj, const Value& key) {
       break;
     default: break;
   }
-  return Value::undefined("'" + type_name(obj) + " object' has no element " + repr(key, 4));
+  return Value::undefined("'" + type_name(obj) + " object' has no element " + describe_key(key));
 }
 
 std::vector<Value> Interpreter::iterate(const Value& v) {
@@ -443,6 +461,7 @@ Interpreter::Flow Interpreter::exec_for(const Node& n, Scope* s) {
     scope->vars["loop"] = Value(static_cast<Object*>(loop));
     if (exec(n.body, scope) == Flow::Break) break;
   }
+  scope->release();
   return Flow::Normal;
 }
 
@@ -502,7 +521,9 @@ Interpreter::Flow Interpreter::exec_inner(const Node& n, Scope* s) {
       for (const auto& assignment : n.assignments) values.push_back(eval(*assignment.second, s));
       Scope* scope = heap_.make<Scope>(s);
       for (size_t i = 0; i < values.size(); ++i) assign(n.assignments[i].first, values[i], scope);
-      return exec(n.body, scope);
+      Flow flow = exec(n.body, scope);
+      scope->release();
+      return flow;
     }
     case NodeKind::Break: return Flow::Break;
     case NodeKind::Continue: return Flow::Continue;

@@ -19,7 +19,17 @@ struct Scope : HeapItem {
   explicit Scope(Scope* p) : parent(p) {}
   Scope* parent;
   std::unordered_map<std::string, Value> vars;
+  // Set when a macro defined here (or below) keeps the scope alive; otherwise its variables are
+  // dropped as soon as the loop or macro call that made it ends, so long renders do not keep
+  // every argument and loop value they ever saw.
+  bool captured = false;
   const Value* find(const std::string& name) const;
+  void capture() {
+    for (Scope* s = this; s && !s->captured; s = s->parent) s->captured = true;
+  }
+  void release() {
+    if (!captured) vars.clear();
+  }
 };
 
 class Interpreter {

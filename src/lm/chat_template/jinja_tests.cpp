@@ -36,7 +36,8 @@ bool t_sequence(Interpreter&, const Value& v, Args& a) {
 }
 bool t_callable(Interpreter&, const Value& v, Args& a) {
   no_args("callable", a);
-  return v.is_callable();
+  // Jinja's undefined has a __call__ (that raises), so Python calls it callable.
+  return v.is_callable() || v.is_undefined();
 }
 
 int64_t integer_operand(const Value& v, const char* test) {
@@ -45,14 +46,19 @@ int64_t integer_operand(const Value& v, const char* test) {
   throw_runtime(std::string("the '") + test + "' test needs an integer, not " + type_name(v));
 }
 
+// Python's value % 2 (the sign of the divisor): odd means a remainder of exactly 1.
+double float_mod2(double x) {
+  double m = std::fmod(x, 2.0);
+  return m < 0 ? m + 2.0 : m;
+}
 bool t_odd(Interpreter&, const Value& v, Args& a) {
   no_args("odd", a);
-  if (v.is_float()) return std::fmod(v.as_float(), 2.0) != 0;
+  if (v.is_float()) return float_mod2(v.as_float()) == 1.0;
   return integer_operand(v, "odd") % 2 != 0;
 }
 bool t_even(Interpreter&, const Value& v, Args& a) {
   no_args("even", a);
-  if (v.is_float()) return std::fmod(v.as_float(), 2.0) == 0;
+  if (v.is_float()) return float_mod2(v.as_float()) == 0.0;
   return integer_operand(v, "even") % 2 == 0;
 }
 bool t_divisibleby(Interpreter&, const Value& v, Args& a) {
@@ -90,13 +96,16 @@ bool t_sameas(Interpreter& in, const Value& v, Args& a) {
   return equals(v, o, in.value_depth());
 }
 
-bool t_lower(Interpreter&, const Value& v, Args& a) {
+// str(value).islower() / isupper(): at least one cased character, none of the other case.
+bool t_lower(Interpreter& in, const Value& v, Args& a) {
   no_args("lower", a);
-  return v.is_string() && py_lower(v.str()) == v.str();
+  std::string s = in.str(v);
+  return py_lower(s) == s && py_upper(s) != s;
 }
-bool t_upper(Interpreter&, const Value& v, Args& a) {
+bool t_upper(Interpreter& in, const Value& v, Args& a) {
   no_args("upper", a);
-  return v.is_string() && py_upper(v.str()) == v.str();
+  std::string s = in.str(v);
+  return py_upper(s) == s && py_lower(s) != s;
 }
 // Nothing is marked safe: transformers renders without autoescaping.
 bool t_escaped(Interpreter&, const Value&, Args& a) { return no_args("escaped", a), false; }

@@ -173,7 +173,10 @@ Value binary_op(Interpreter& in, BinOp op, const Value& a, const Value& b) {
           args = b.list().items;
         else
           args.push_back(b);
-        return Value(percent_format(in, a.str(), args));
+        // Python treats any non-tuple argument with item access (dict, list, undefined) as a
+        // mapping, so a format without conversions ignores it instead of failing.
+        bool mapping_like = b.is_dict() || b.is_undefined() || (b.is_list() && !b.list().tuple);
+        return Value(percent_format(in, a.str(), args, mapping_like));
       }
       break;
     default: break;
@@ -205,7 +208,9 @@ bool contains(Interpreter& in, const Value& container, const Value& item) {
         if (equals(v, item, in.value_depth())) return true;
       }
       return false;
-    case Value::Kind::Dict: return container.dict().find(item) != nullptr;
+    case Value::Kind::Dict:
+      if (!hash_key(item)) throw_runtime("unhashable type: '" + type_name(item) + "'");
+      return container.dict().find(item) != nullptr;
     case Value::Kind::Undefined: return false;
     default: throw_runtime("argument of type '" + type_name(container) + "' is not iterable");
   }

@@ -215,7 +215,8 @@ std::string to_str(const Value& v, int depth) {
 std::string repr(const Value& v, int depth) {
   check_depth(depth);
   switch (v.kind()) {
-    case Value::Kind::Undefined: return "";
+    // Printed on its own an undefined is empty; inside a list or dict Python shows its repr.
+    case Value::Kind::Undefined: return "Undefined";
     case Value::Kind::None: return "None";
     case Value::Kind::Bool: return v.as_bool() ? "True" : "False";
     case Value::Kind::Int: return std::to_string(v.as_int());
