@@ -20,26 +20,28 @@ bool operand_ok(py::handle obj) {
 
 using BinaryFn = array (*)(const array&, const array&, StreamOrDevice);
 
+// The array operand is `a` itself: no conversion, and a scalar `b` is typed after it.
+array other_operand(const array& a, py::handle b) {
+  return is_array(b) ? b.cast<const array&>() : to_array_weak(b, a.dtype());
+}
+
 template <BinaryFn F>
 void def_binary(py::class_<array>& cls, const char* name, const char* rname, const char* iname) {
   cls.def(name, [](const array& a, py::object b) -> py::object {
     if (!operand_ok(b)) return not_implemented();
-    auto [x, y] = to_arrays(py::cast(a), b);
-    return py::cast(F(x, y, {}));
+    return py::cast(F(a, other_operand(a, b), {}));
   });
   if (rname) {
     cls.def(rname, [](const array& a, py::object b) -> py::object {
       if (!operand_ok(b)) return not_implemented();
-      auto [x, y] = to_arrays(b, py::cast(a));
-      return py::cast(F(x, y, {}));
+      return py::cast(F(other_operand(a, b), a, {}));
     });
   }
   if (iname) {
     cls.def(iname, [](py::object self, py::object b) -> py::object {
       if (!operand_ok(b)) return not_implemented();
       array& a = self.cast<array&>();
-      auto [x, y] = to_arrays(self, b);
-      a.overwrite_descriptor(F(x, y, {}));
+      a.overwrite_descriptor(F(a, other_operand(a, b), {}));
       return self;
     });
   }
@@ -212,13 +214,11 @@ void init_array(py::module_& m) {
       .def("__invert__", [](const array& a) { return a.dtype() == bool_ ? logical_not(a) : bitwise_invert(a); })
       .def("__divmod__",
            [](const array& a, py::object b) {
-             auto [x, y] = to_arrays(py::cast(a), b);
-             auto r = divmod(x, y);
+             auto r = divmod(a, other_operand(a, b));
              return py::make_tuple(r[0], r[1]);
            })
       .def("__rdivmod__", [](const array& a, py::object b) {
-        auto [x, y] = to_arrays(b, py::cast(a));
-        auto r = divmod(x, y);
+        auto r = divmod(other_operand(a, b), a);
         return py::make_tuple(r[0], r[1]);
       });
   cls.attr("__array_priority__") = 1000;
@@ -243,13 +243,11 @@ void init_array(py::module_& m) {
   // == and != against things that are not array-like are plain False / True, as in MLX.
   cls.def("__eq__", [](const array& a, py::object b) -> py::object {
     if (!operand_ok(b)) return py::bool_(false);
-    auto [x, y] = to_arrays(py::cast(a), b);
-    return py::cast(equal(x, y));
+    return py::cast(equal(a, other_operand(a, b)));
   });
   cls.def("__ne__", [](const array& a, py::object b) -> py::object {
     if (!operand_ok(b)) return py::bool_(true);
-    auto [x, y] = to_arrays(py::cast(a), b);
-    return py::cast(not_equal(x, y));
+    return py::cast(not_equal(a, other_operand(a, b)));
   });
 
   init_indexing(m, cls);

@@ -158,6 +158,47 @@ void init_ops_reduce(py::module_& m) {
       },
       "a"_a, py::pos_only(), "indices"_a, "values"_a, "axis"_a = py::none(), py::kw_only(), kStream());
 
+  // Tessera's lower-level indexing ops (MLX keeps these internal to indexing; they are exposed
+  // here for code that wants them directly). `indices` is one array or a list, one per axis.
+  m.def(
+      "gather",
+      [](const array& a, py::object indices, py::object axes, py::object slice_sizes, StreamOrDevice s) {
+        std::vector<array> idx = is_array(indices) ? std::vector<array>{indices.cast<const array&>()}
+                                                   : to_array_list(indices);
+        return gather(a, idx, to_int_vector(axes), to_shape(slice_sizes), s);
+      },
+      "a"_a, "indices"_a, "axes"_a, "slice_sizes"_a, py::kw_only(), kStream());
+  using ScatterFn = array (*)(const array&, const std::vector<array>&, const array&, const std::vector<int>&,
+                              StreamOrDevice);
+  auto scatter_like = [](ScatterFn f) {
+    return [f](const array& a, py::object indices, py::object updates, py::object axes, StreamOrDevice s) {
+      std::vector<array> idx = is_array(indices) ? std::vector<array>{indices.cast<const array&>()}
+                                                 : to_array_list(indices);
+      return f(a, idx, to_array_weak(updates, a.dtype()), to_int_vector(axes), s);
+    };
+  };
+  m.def("scatter", scatter_like(&scatter), "a"_a, "indices"_a, "updates"_a, "axes"_a, py::kw_only(), kStream());
+  m.def("scatter_add", scatter_like(&scatter_add), "a"_a, "indices"_a, "updates"_a, "axes"_a, py::kw_only(),
+        kStream());
+  m.def("scatter_prod", scatter_like(&scatter_prod), "a"_a, "indices"_a, "updates"_a, "axes"_a, py::kw_only(),
+        kStream());
+  m.def("scatter_max", scatter_like(&scatter_max), "a"_a, "indices"_a, "updates"_a, "axes"_a, py::kw_only(),
+        kStream());
+  m.def("scatter_min", scatter_like(&scatter_min), "a"_a, "indices"_a, "updates"_a, "axes"_a, py::kw_only(),
+        kStream());
+  m.def(
+      "masked_scatter",
+      [](const array& a, const array& mask, py::object src, StreamOrDevice s) {
+        return masked_scatter(a, mask, to_array_weak(src, a.dtype()), s);
+      },
+      "a"_a, "mask"_a, "src"_a, py::kw_only(), kStream());
+  m.def(
+      "full_like",
+      [](const array& a, py::object vals, StreamOrDevice s) {
+        return full_like(a, to_array_weak(vals, a.dtype()), s);
+      },
+      "a"_a, "vals"_a, py::kw_only(), kStream());
+
   // ---------------------------------------------------------------- evaluation
   m.def("eval", [](py::args args) {
     std::vector<array> arrays;
