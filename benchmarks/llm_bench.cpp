@@ -2,6 +2,8 @@
 // TESSERA_STORIES_GGUF), one thread, as llama-bench measures it:
 //   BM_Stories260K_TG128   128 greedy tokens from BOS: forward pass, eval and sampling per token.
 //   BM_Stories260K_PP128   a 128-token prompt in one forward pass.
+//   BM_DecodeOp/<op>       one node at the shapes a stories260K decode step uses, built and
+//                          evaluated alone: where the per-token time goes.
 // Counter `tok_per_s` is the figure to compare (llama.cpp c392e50 on the dev machine: tg128
 // 6,389 tok/s, pp128 10,515 tok/s; the target is 20,000 for both). The model is tiny
 // and cache-resident, so this measures per-token overhead: graph construction, scheduling,
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "tessera/fast.h"
 #include "tessera/gguf.h"
 #include "tessera/lm/generate.h"
 #include "tessera/lm/model.h"
@@ -89,6 +92,40 @@ void BM_Stories260K_PP128(benchmark::State& state) {
   state.counters["tok_per_s"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Stories260K_PP128)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// One decode step of stories260K is 141 nodes: per layer a 1x64x128 (q, k, v) and a 1x64x64
+// product, a 1x64x344 (gate, up) and a 1x172x64 one, two cache writes into [1, 4, 256, 8], one
+// attention over the cached keys, a rope, two rms_norms, the elementwise SwiGLU and residual adds,
+// slices and reshapes; the head is a 1x64x512 product.
+void BM_DecodeOp(benchmark::State& state, int op) {
+  tb::set_num_threads(1);
+  tb::array x = tessera_bench::make_input({1, 64}, 1), w = tessera_bench::make_input({64, 344}, 2);
+  tb::array h = tessera_bench::make_input({1, 172}, 3), cache = tessera_bench::make_input({1, 4, 256, 8}, 4);
+  tb::array kv = tessera_bench::make_input({1, 4, 1, 8}, 5), q = tessera_bench::make_input({1, 8, 1, 8}, 6);
+  tb::array norm_w = tessera_bench::make_input({64}, 7, 0.5f, 1.5f), freqs = tessera_bench::make_input({4}, 8, 1.f, 2.f);
+  tb::array keys = tb::slice(cache, tb::Shape{0, 0, 0, 0}, tb::Shape{1, 4, 64, 8});
+  tb::eval(keys);
+  auto step = [&]() -> tb::array {
+    switch (op) {
+      case 0: return tb::matmul(x, w);
+      case 1: return tb::fast::scaled_dot_product_attention(q, keys, keys, 0.35f);
+      case 2: return tb::slice_update(cache, kv, tb::Shape{0, 0, 64, 0}, tb::Shape{1, 4, 65, 8});
+      case 3: return tb::fast::rms_norm(x, norm_w, 1e-5f);
+      case 4: return tb::fast::rope(tb::reshape(tb::concatenate({q, kv}, 1), {1, 12, 1, 8}), 8, true, std::nullopt, 1.f, 64, freqs);
+      default: return tb::add(h, h);
+    }
+  };
+  for (auto _ : state) {
+    tb::array y = step();
+    tessera_bench::eval_keep(y);
+  }
+}
+BENCHMARK_CAPTURE(BM_DecodeOp, matmul_1x64x344, 0)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_DecodeOp, sdpa_8heads_64keys, 1)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_DecodeOp, slice_update_kv_cache, 2)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_DecodeOp, rms_norm_64, 3)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_DecodeOp, rope_12heads, 4)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_DecodeOp, add_172, 5)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tessera/gguf.h"
 #include "tessera/io.h"
 #include "tessera/tessera.h"
 
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string dir = argv[1];
-  for (const char* sub : {"", "/npy", "/npz", "/safetensors", "/tokenizer_json"}) mkdir((dir + sub).c_str(), 0755);
+  for (const char* sub : {"", "/npy", "/npz", "/safetensors", "/tokenizer_json", "/gguf"}) mkdir((dir + sub).c_str(), 0755);
 
   // .npy
   for (Dtype dt : kDtypes) save(dir + "/npy/" + dtype_name(dt) + ".npy", iota({2, 3}, dt));
@@ -110,5 +111,48 @@ int main(int argc, char** argv) {
             R"("pre_tokenizer":{"type":"Metaspace","replacement":"\u2581","prepend_scheme":"first","split":true},)"
             R"("decoder":{"type":"Metaspace","replacement":"\u2581","prepend_scheme":"first"},)"
             R"("added_tokens":[{"id":3,"content":"[X]","lstrip":true,"rstrip":true,"single_word":true,"normalized":true}]})");
+
+  // GGUF: metadata of every type, tensors of every type the writer has, and a one-layer Llama
+  // with a SentencePiece-style vocabulary (so the model loader and tokenizer are reached).
+  using gguf::TensorType;
+  using gguf::Value;
+  gguf::save(dir + "/gguf/types.gguf",
+             {{"u8", Value(uint8_t(1))}, {"i16", Value(int16_t(-2))}, {"f64", Value(0.5)}, {"b", Value(true)},
+              {"s", Value("text")}, {"strs", Value(std::vector<std::string>{"a", "bc"})},
+              {"nested", Value::array_of({Value(std::vector<int32_t>{1, 2})})}},
+             {{"f32", iota({2, 32}, float32)}, {"f16", iota({3}, float32), TensorType::f16},
+              {"bf16", iota({2, 2}, float32), TensorType::bf16}, {"q8", iota({2, 32}, float32), TensorType::q8_0},
+              {"q4", iota({1, 64}, float32), TensorType::q4_0}},
+             64);
+  {
+    const int V = 8, H = 32, F = 32;
+    std::vector<std::string> pieces = {"<unk>", "<s>", "</s>", "<0x41>", "\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a"};
+    std::vector<std::pair<std::string, Value>> meta = {
+        {"general.architecture", Value("llama")},
+        {"llama.embedding_length", Value(uint32_t(H))},
+        {"llama.block_count", Value(uint32_t(1))},
+        {"llama.feed_forward_length", Value(uint32_t(F))},
+        {"llama.attention.head_count", Value(uint32_t(4))},
+        {"llama.attention.head_count_kv", Value(uint32_t(2))},
+        {"llama.context_length", Value(uint32_t(64))},
+        {"tokenizer.ggml.model", Value("llama")},
+        {"tokenizer.ggml.tokens", Value(pieces)},
+        {"tokenizer.ggml.scores", Value(std::vector<float>{0, 0, 0, 0, -1, -2, -3, -4})},
+        {"tokenizer.ggml.token_type", Value(std::vector<int32_t>{2, 3, 3, 6, 1, 1, 1, 1})},
+        {"tokenizer.ggml.bos_token_id", Value(uint32_t(1))},
+        {"tokenizer.ggml.eos_token_id", Value(uint32_t(2))}};
+    std::vector<gguf::WriteTensor> ts = {{"token_embd.weight", iota({V, H}, float32)},
+                                         {"output_norm.weight", iota({H}, float32)},
+                                         {"blk.0.attn_norm.weight", iota({H}, float32)},
+                                         {"blk.0.ffn_norm.weight", iota({H}, float32)},
+                                         {"blk.0.attn_q.weight", iota({H, H}, float32), TensorType::q8_0},
+                                         {"blk.0.attn_k.weight", iota({H / 2, H}, float32)},
+                                         {"blk.0.attn_v.weight", iota({H / 2, H}, float32)},
+                                         {"blk.0.attn_output.weight", iota({H, H}, float32), TensorType::q4_0},
+                                         {"blk.0.ffn_gate.weight", iota({F, H}, float32), TensorType::f16},
+                                         {"blk.0.ffn_up.weight", iota({F, H}, float32)},
+                                         {"blk.0.ffn_down.weight", iota({H, F}, float32)}};
+    gguf::save(dir + "/gguf/llama.gguf", meta, ts);
+  }
   return 0;
 }

@@ -23,14 +23,19 @@ Linear Linear::concat(const std::vector<Linear>& parts) {
   if (parts.empty()) throw std::invalid_argument("[Linear::concat] no parts");
   Linear out;
   out.in_ = parts[0].in_;
-  bool q = parts[0].quantized();
+  bool q = parts[0].quantized(), fusable = true;
+  for (auto& p : parts) {
+    if (p.in_ != out.in_) throw std::invalid_argument("[Linear::concat] parts differ in input size");
+    out.out_ += p.out_;
+    fusable = fusable && p.parts_.empty() && p.quantized() == q && p.bias_.has_value() == parts[0].bias_.has_value() &&
+              (!q || (p.quant_->bits == parts[0].quant_->bits && p.quant_->group_size == parts[0].quant_->group_size));
+  }
+  if (!fusable) {
+    out.parts_ = parts;
+    return out;
+  }
   std::vector<array> w, s, b, bias;
   for (auto& p : parts) {
-    if (p.in_ != out.in_ || p.quantized() != q || p.bias_.has_value() != parts[0].bias_.has_value() ||
-        (q && (p.quant_->bits != parts[0].quant_->bits || p.quant_->group_size != parts[0].quant_->group_size))) {
-      throw std::invalid_argument("[Linear::concat] parts differ in input size, storage or quantization");
-    }
-    out.out_ += p.out_;
     if (q) {
       w.push_back(p.quant_->wq);
       s.push_back(p.quant_->scales);
@@ -59,6 +64,11 @@ Linear Linear::concat(const std::vector<Linear>& parts) {
 }
 
 array Linear::operator()(const array& x) const {
+  if (!parts_.empty()) {
+    std::vector<array> ys;
+    for (auto& p : parts_) ys.push_back(p(x));
+    return concatenate(ys, -1);
+  }
   array y = quant_ ? quantized_matmul(x, quant_->wq, quant_->scales, quant_->biases, true, quant_->group_size,
                                       quant_->bits)
                    : matmul(x, *wt_);

@@ -12,9 +12,10 @@ namespace tessera::lm {
 class Linear {
  public:
   explicit Linear(const Weight& w, std::optional<array> bias = std::nullopt);
-  // One layer computing the concatenation of `parts` along the output features (fusing the
-  // q/k/v or gate/up projections into one product). Parts must be all dense or all quantized
-  // with the same group size and bits.
+  // One layer computing the concatenation of `parts` along the output features: a single
+  // product over fused weights (the q/k/v or gate/up projections) when the parts are all dense
+  // or all quantized alike, else the parts' products concatenated (files often store, say,
+  // attn_v with more bits than attn_q).
   static Linear concat(const std::vector<Linear>& parts);
 
   array operator()(const array& x) const;
@@ -27,6 +28,7 @@ class Linear {
   std::optional<array> wt_;  // dense: [in, out] view of the [out, in] weight
   std::optional<QuantizedWeight> quant_;
   std::optional<array> bias_;
+  std::vector<Linear> parts_;  // unfused concatenation
   int in_ = 0, out_ = 0;
 };
 
