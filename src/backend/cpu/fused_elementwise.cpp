@@ -305,22 +305,24 @@ void cpu_compiled(const Primitive& p, const std::vector<array>& in, std::vector<
   const int64_t nblocks = within_row ? rows * per_row : (rows + rows_per_block - 1) / rows_per_block;
 
   float* const out_f32 = out_lane == Lane::f32 ? o.data<float>() : nullptr;
-  // Large float32 outputs are written with streaming stores from the last scratch row.
+  // Large float32 outputs are written with streaming stores from a result row, during the
+  // next block (see memory_slice below).
   const bool stream = out_f32 && total >= kStreamMin;
   const Program& pg = *prog;
   const int nv = graph.num_values();
-  const size_t scratch_floats = size_t(pg.num_slots + int(in.size())) * kBlock + kBlock / 2 + 64;
+  // Slots, gather rows, two rows for results awaiting their streamed write, a 16-bit row.
+  const size_t scratch_floats = size_t(pg.num_slots + int(in.size()) + 2) * kBlock + kBlock / 2 + 64;
 
   auto body = [&](int64_t b0, int64_t b1) {
     float* scratch = static_cast<float*>(thread_scratch(scratch_floats * sizeof(float)));
     float* slots = scratch;
     float* gather = scratch + size_t(pg.num_slots) * kBlock;
-    uint16_t* tmp16 = reinterpret_cast<uint16_t*>(gather + in.size() * kBlock);
+    float* results = gather + in.size() * kBlock;
+    uint16_t* tmp16 = reinterpret_cast<uint16_t*>(results + 2 * kBlock);
     std::vector<Ref> ref(static_cast<size_t>(nv));
     std::vector<float> sval(static_cast<size_t>(nv));
     std::vector<int64_t> idx(shape.size() > 0 ? shape.size() - 1 : 0);
-    for (int64_t b = b0; b < b1; ++b) {
-      int64_t r0, c0, n;
+    auto range = [&](int64_t b, int64_t& r0, int64_t& c0, int64_t& n) {
       if (within_row) {
         r0 = b / per_row;
         c0 = (b % per_row) * chunk;
@@ -330,7 +332,46 @@ void cpu_compiled(const Primitive& p, const std::vector<array>& in, std::vector<
         c0 = 0;
         n = std::min(rows_per_block, rows - r0) * L;
       }
+    };
+    // Memory traffic is spread over the compute of the next block, a slice per step: the
+    // previous block's result is streamed out and the next block's dense inputs are
+    // prefetched. Done in bursts between blocks instead, the core would stall on memory and
+    // then compute with the memory idle.
+    struct Pending {
+      const float* src = nullptr;
+      float* dst = nullptr;
+      int64_t n = 0, done = 0;
+    } pend;
+    auto write_pending = [&](int64_t upto) {
+      upto = std::min(pend.n, upto);
+      if (upto <= pend.done) return;
+      fused::stream_copy_f32(pend.src + pend.done, pend.dst + pend.done, upto - pend.done);
+      pend.done = upto;
+    };
+    std::vector<std::pair<const char*, int64_t>> next;  // (first byte, bytes) to prefetch
+    auto memory_slice = [&](size_t k, size_t parts) {
+      if (pend.src) write_pending((pend.n * int64_t(k + 1) / int64_t(parts) + 15) & ~int64_t(15));
+      for (auto& [p, bytes] : next) {
+        const int64_t lines = (bytes + 63) / 64;
+        for (int64_t l = lines * int64_t(k) / int64_t(parts); l < lines * int64_t(k + 1) / int64_t(parts); ++l) {
+          __builtin_prefetch(p + l * 64, 0, 3);
+        }
+      }
+    };
+    for (int64_t b = b0; b < b1; ++b) {
+      int64_t r0, c0, n;
+      range(b, r0, c0, n);
       const int64_t e0 = r0 * L + c0;  // flat output offset
+      next.clear();
+      if (b + 1 < b1 && total >= kStreamMin) {
+        int64_t r1, c1, n1;
+        range(b + 1, r1, c1, n1);
+        for (auto& op : ops) {
+          if (!op.flat || op.everywhere) continue;
+          const int64_t isz = op.lane == Lane::f32 ? 4 : op.lane == Lane::b ? 1 : 2;
+          next.emplace_back(op.base + (r1 * L + c1) * isz, n1 * isz);
+        }
+      }
       // Multi-index of row r0 over the outer dims.
       {
         int64_t r = r0;
@@ -394,10 +435,11 @@ void cpu_compiled(const Primitive& p, const std::vector<array>& in, std::vector<
           a[k] = ref[size_t(s.args[k])];
           all_scalar = all_scalar && a[k].scalar;
         }
-        const bool last = si + 1 == pg.steps.size();
-        float* d = all_scalar ? &sval[size_t(s.dst)]
-                   : (last && out_f32 && !stream && s.dst == pg.output) ? out_f32 + e0
-                                                             : slots + size_t(pg.slot[size_t(s.dst)]) * kBlock;
+        const bool result = si + 1 == pg.steps.size() && s.dst == pg.output;
+        float* d = all_scalar                            ? &sval[size_t(s.dst)]
+                   : (result && out_f32 && !stream)      ? out_f32 + e0
+                   : (result && stream)                  ? results + (b & 1) * kBlock
+                                                         : slots + size_t(pg.slot[size_t(s.dst)]) * kBlock;
         const int64_t m = all_scalar ? 1 : n;
         switch (s.kind) {
           case PrimitiveKind::Unary:
@@ -416,13 +458,17 @@ void cpu_compiled(const Primitive& p, const std::vector<array>& in, std::vector<
         }
         if (s.kind != PrimitiveKind::Select) round_lanes(d, m, s.lane, tmp16);
         ref[size_t(s.dst)] = {d, all_scalar};
+        memory_slice(si, pg.steps.size());
       }
+      if (pend.src) write_pending(pend.n);
+      pend.src = nullptr;
 
       const Ref res = ref[size_t(pg.output)];
       switch (out_lane) {
         case Lane::f32:
           if (res.p != out_f32 + e0) {
             if (res.scalar) std::fill(out_f32 + e0, out_f32 + e0 + n, res.p[0]);
+            else if (stream && res.p == results + (b & 1) * kBlock) pend = {res.p, out_f32 + e0, n, 0};
             else if (stream) fused::stream_copy_f32(res.p, out_f32 + e0, n);
             else std::memcpy(out_f32 + e0, res.p, size_t(n) * sizeof(float));
           }
@@ -446,6 +492,7 @@ void cpu_compiled(const Primitive& p, const std::vector<array>& in, std::vector<
         }
       }
     }
+    if (pend.src) write_pending(pend.n);
     if (stream) fused::stream_fence();
   };
   if (total >= 2 * kElementwiseGrain && nblocks > 1) {
