@@ -313,7 +313,7 @@ def test_errors_map_to_python_exceptions():
         mx.reshape(mx.ones(6), (4, 2))
     with pytest.raises(ValueError):
         mx.ones(3) + mx.ones(4)
-    with pytest.raises((IndexError, ValueError)):
+    with pytest.raises(IndexError, match=r"\[sum\] Axis 5"):
         mx.sum(mx.ones(3), axis=5)
     with pytest.raises(IndexError):
         mx.ones(3)[5]
