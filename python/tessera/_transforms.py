@@ -5,21 +5,25 @@ arrays, with any other leaves kept as constants) are flattened on the way in and
 rebuilt in the caller's structure on the way out.
 """
 
+import copy
 import functools
 
 from tessera import _core
 from tessera._core import array
 
 # ---------------------------------------------------------------- flat trees
-# A spec is None for a leaf, or (kind, keys, children) for a list, tuple or dict.
+# A spec is None for a leaf, or (kind, keys, children, original) for a list, tuple or dict;
+# `original` is kept for dict subclasses (an nn.Module passed as an argument) so that arguments
+# are rebuilt as the same kind of object.
 
 
 def _flatten(tree, leaves):
     if isinstance(tree, (list, tuple)):
-        return (type(tree) if type(tree) in (list, tuple) else tuple, None, [_flatten(t, leaves) for t in tree])
+        kind = type(tree) if type(tree) in (list, tuple) else tuple
+        return (kind, None, [_flatten(t, leaves) for t in tree], None)
     if isinstance(tree, dict):
         keys = list(tree.keys())
-        return (dict, keys, [_flatten(tree[k], leaves) for k in keys])
+        return (dict, keys, [_flatten(tree[k], leaves) for k in keys], None if type(tree) is dict else tree)
     leaves.append(tree)
     return None
 
@@ -30,17 +34,24 @@ def flatten(tree):
     return leaves, spec
 
 
-def _unflatten(spec, it):
+def _unflatten(spec, it, preserve):
     if spec is None:
         return next(it)
-    kind, keys, children = spec
+    kind, keys, children, original = spec
     if kind is dict:
-        return {k: _unflatten(c, it) for k, c in zip(keys, children)}
-    return kind(_unflatten(c, it) for c in children)
+        if preserve and original is not None:
+            # A shallow copy keeps the subclass and its attributes; its entries are replaced.
+            out = copy.copy(original)
+            for k, c in zip(keys, children):
+                dict.__setitem__(out, k, _unflatten(c, it, preserve))
+            return out
+        return {k: _unflatten(c, it, preserve) for k, c in zip(keys, children)}
+    return kind(_unflatten(c, it, preserve) for c in children)
 
 
-def unflatten(spec, leaves):
-    return _unflatten(spec, iter(leaves))
+def unflatten(spec, leaves, preserve=False):
+    """Rebuilds a tree; with ``preserve`` dict subclasses come back as (copies of) themselves."""
+    return _unflatten(spec, iter(leaves), preserve)
 
 
 def _array_positions(leaves):
@@ -58,8 +69,9 @@ def _spec_key(spec):
     """A hashable form of a spec (dict keys included, so a differently keyed tree retraces)."""
     if spec is None:
         return None
-    kind, keys, children = spec
-    return (kind, tuple(keys) if keys is not None else None, tuple(_spec_key(c) for c in children))
+    kind, keys, children, original = spec
+    sub = None if original is None else (type(original), id(original))
+    return (kind, tuple(keys) if keys is not None else None, tuple(_spec_key(c) for c in children), sub)
 
 
 def _constant_key(leaf):
@@ -150,7 +162,7 @@ def value_and_grad(fun, argnums=None, argnames=()):
             return fun(*a, **k)
 
         def inner(flat):
-            out = call(unflatten(spec, flat))
+            out = call(unflatten(spec, flat, preserve=True))
             if isinstance(out, array):
                 info["single"] = True
                 return [out]
@@ -243,7 +255,7 @@ def vmap(fun, in_axes=0, out_axes=0):
         info = {}
 
         def inner(flat):
-            out = fun(*unflatten(spec, _with_arrays(leaves, positions, flat)))
+            out = fun(*unflatten(spec, _with_arrays(leaves, positions, flat), preserve=True))
             oleaves, ospec = flatten(out)
             opos = _array_positions(oleaves)
             info.update(leaves=oleaves, spec=ospec, positions=opos, out=out)
@@ -334,7 +346,7 @@ def compile(fun=None, inputs=None, outputs=None, shapeless=False):
                 if inputs is not None:
                     _replace_leaves_in_place(inputs, iter(flat[n_args:]))
                 try:
-                    a, k = unflatten(spec, _with_arrays(leaves, positions, flat[:n_args]))
+                    a, k = unflatten(spec, _with_arrays(leaves, positions, flat[:n_args]), preserve=True)
                     out = fun(*a, **k)
                     oleaves, ospec = flatten(out)
                     opos = _array_positions(oleaves)
@@ -367,7 +379,7 @@ def _traced_call(make, fun, args, kwargs):
     info = {}
 
     def inner(flat):
-        a, k = unflatten(spec, _with_arrays(leaves, positions, flat))
+        a, k = unflatten(spec, _with_arrays(leaves, positions, flat), preserve=True)
         out = fun(*a, **k)
         oleaves, ospec = flatten(out)
         opos = _array_positions(oleaves)
@@ -430,7 +442,7 @@ class custom_function:
         info = {}
 
         def rebuild_args(flat):
-            return unflatten(spec, _with_arrays(leaves, positions, flat))
+            return unflatten(spec, _with_arrays(leaves, positions, flat), preserve=True)
 
         def rebuild_out(flat):
             out = unflatten(info["spec"], _with_arrays(info["leaves"], info["positions"], flat))

@@ -217,6 +217,31 @@ class iinfo:
         return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
 
 
+# ---------------------------------------------------------------- device namespaces
+# MLX scripts probe `mx.metal` / `mx.cuda` and read memory statistics through them; here neither
+# backend exists and the statistics are the allocator's.
+class _BackendNamespace:
+    def __init__(self, name):
+        self.__name__ = f"{__name__}.{name}"
+
+    @staticmethod
+    def is_available():
+        return False
+
+    get_active_memory = staticmethod(_core.get_active_memory)
+    get_peak_memory = staticmethod(_core.get_peak_memory)
+    reset_peak_memory = staticmethod(_core.reset_peak_memory)
+    get_cache_memory = staticmethod(_core.get_cache_memory)
+    set_memory_limit = staticmethod(_core.set_memory_limit)
+    set_cache_limit = staticmethod(_core.set_cache_limit)
+    set_wired_limit = staticmethod(_core.set_wired_limit)
+    clear_cache = staticmethod(_core.clear_cache)
+
+
+metal = _BackendNamespace("metal")
+cuda = _BackendNamespace("cuda")
+
+
 # ---------------------------------------------------------------- linalg
 from tessera import _linalg as linalg  # noqa: E402
 

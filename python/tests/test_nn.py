@@ -248,3 +248,15 @@ def test_quantize_model(rng):
     assert set(tree_flatten(model.trainable_parameters())[i][0] for i in range(2)) == {"layers.0.bias",
                                                                                        "layers.2.bias"}
     close(model(x), np.array(ref), tol=5e-2)
+
+
+def test_transforms_take_modules_as_arguments():
+    model = nn.Linear(3, 2)
+    x = mx.ones((4, 3))
+    ref = model(x)
+    out = mx.compile(lambda m, v: m(v))(model, x)
+    close(out, np.array(ref))
+    g = mx.grad(lambda m, v: m(v).sum())(model, x)
+    assert type(g) is dict and set(g) == {"weight", "bias"}
+    close(g["bias"], [4.0, 4.0])
+    close(mx.vmap(lambda m, v: m(v), in_axes=(None, 0))(model, x), np.array(ref))
