@@ -4,6 +4,8 @@
 #pragma once
 
 #include <ostream>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tessera/array.h"
@@ -14,10 +16,16 @@ namespace tessera {
 // (labelled with the primitive, the output dtype and shape), edges along the data flow; the
 // requested outputs are drawn bold.
 void export_to_dot(std::ostream& os, const std::vector<array>& outputs);
-void export_to_dot(std::ostream& os, const array& output);
+template <typename... Arrays, typename = std::enable_if_t<(std::is_convertible_v<Arrays, array> && ...)>>
+void export_to_dot(std::ostream& os, Arrays&&... outputs) {
+  export_to_dot(os, std::vector<array>{std::forward<Arrays>(outputs)...});
+}
 
 // One line per array in topological order, e.g. `t2 = exp(t1)  float32 [4, 5]`.
 void print_graph(std::ostream& os, const std::vector<array>& outputs);
-void print_graph(std::ostream& os, const array& output);
+template <typename... Arrays, typename = std::enable_if_t<(std::is_convertible_v<Arrays, array> && ...)>>
+void print_graph(std::ostream& os, Arrays&&... outputs) {
+  print_graph(os, std::vector<array>{std::forward<Arrays>(outputs)...});
+}
 
 }  // namespace tessera

@@ -129,8 +129,6 @@ void export_to_dot(std::ostream& os, const std::vector<array>& outputs) {
   os << "}\n";
 }
 
-void export_to_dot(std::ostream& os, const array& output) { export_to_dot(os, std::vector<array>{output}); }
-
 void print_graph(std::ostream& os, const std::vector<array>& outputs) {
   Walk w = walk(outputs);
   std::unordered_map<uintptr_t, std::string> name;
@@ -159,7 +157,5 @@ void print_graph(std::ostream& os, const std::vector<array>& outputs) {
   for (auto& o : outputs) os << " " << name.at(o.id());
   os << "\n";
 }
-
-void print_graph(std::ostream& os, const array& output) { print_graph(os, std::vector<array>{output}); }
 
 }  // namespace tessera
