@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "tessera/lm/generate.h"
 #include "tessera/lm/model.h"
 #include "tessera/lm/sentencepiece_gguf.h"
+#include "tessera/lm/tokenizer.h"
 #include "tessera/tessera.h"
 
 namespace fs = std::filesystem;
@@ -437,6 +439,62 @@ TEST(LlamaTokenizer, VocabularyErrors) {
   v.unk = 0;
   SP s(v, "t");
   EXPECT_EQ(s.encode("a\xC3\xA9", false), (std::vector<int>{0, 1, 0}));  // "▁" is unknown too
+}
+
+// A Mistral-sized SentencePiece vocabulary (32,000 pieces with byte fallback) built from the
+// Hugging Face file: each piece a merge produces scores minus the merge's rank, so "highest score
+// first" is "lowest rank first". Its encodings must match the Hugging Face reference ids.
+TEST(LlamaTokenizer, MatchesMistralReferenceEncodings) {
+  fs::path dir = fs::path(TESSERA_SOURCE_DIR) / ".." / "shared" / "data" / "tokenizers";
+  if (!fs::exists(dir / "mistral_v0.1" / "tokenizer.json")) GTEST_SKIP() << "shared/data/tokenizers is absent";
+  std::ifstream f(dir / "mistral_v0.1" / "tokenizer.json");
+  auto j = nlohmann::json::parse(f);
+  const auto& vocab = j["model"]["vocab"];
+  lm::SentencePieceTokenizer::Vocab v;
+  v.pieces.resize(vocab.size());
+  for (auto& [piece, id] : vocab.items()) v.pieces[id.get<size_t>()] = piece;
+  v.scores.assign(v.pieces.size(), -1e9f);
+  v.types.assign(v.pieces.size(), lm::SentencePieceTokenizer::unused);
+  std::unordered_map<std::string, int> index;
+  for (size_t i = 0; i < v.pieces.size(); ++i) index[v.pieces[i]] = int(i);
+  const auto& merges = j["model"]["merges"];
+  for (size_t r = 0; r < merges.size(); ++r) {
+    std::string m = merges[r].is_string() ? merges[r].get<std::string>()
+                                          : merges[r][0].get<std::string>() + " " + merges[r][1].get<std::string>();
+    size_t sp = m.find(' ');
+    int id = index.at(m.substr(0, sp) + m.substr(sp + 1));
+    v.scores[id] = std::max(v.scores[id], -float(r));
+    v.types[id] = lm::SentencePieceTokenizer::normal;
+  }
+  for (size_t i = 0; i < v.pieces.size(); ++i) {
+    const std::string& p = v.pieces[i];
+    bool one_char = !p.empty() && p.size() == size_t(std::max(1, int(std::countl_one(uint8_t(p[0])))));
+    if (p.size() == 6 && p.rfind("<0x", 0) == 0) v.types[i] = lm::SentencePieceTokenizer::byte;
+    else if (one_char && v.types[i] == lm::SentencePieceTokenizer::unused) v.types[i] = lm::SentencePieceTokenizer::normal;
+  }
+  v.types[0] = lm::SentencePieceTokenizer::unknown;
+  v.types[1] = v.types[2] = lm::SentencePieceTokenizer::control;
+  v.unk = 0, v.bos = 1, v.eos = 2;
+  lm::SentencePieceTokenizer tok(v, "mistral");
+  // The Hugging Face tokenizer behind the generation interface agrees.
+  auto hf = lm::as_text_tokenizer(lm::Tokenizer::from_directory((dir / "mistral_v0.1").string()));
+  std::ifstream ref(dir / "reference" / "enc_mistral_v0.1.jsonl");
+  int n = 0;
+  for (std::string line; std::getline(ref, line);) {
+    auto r = nlohmann::json::parse(line);
+    std::string text = r["text"];
+    EXPECT_EQ(tok.encode(text, false), r["ids"].get<std::vector<int>>()) << text;
+    EXPECT_EQ(tok.encode(text, true), r["ids_with_special"].get<std::vector<int>>()) << text;
+    if (r["roundtrip"].get<bool>()) EXPECT_EQ(tok.decode(r["ids"].get<std::vector<int>>()), r["decoded"].get<std::string>());
+    EXPECT_EQ(hf->encode(text, true), tok.encode(text, true)) << text;
+    auto ids = r["ids"].get<std::vector<int>>();
+    auto a = hf->stream({}, true), b = tok.stream({}, true);
+    std::string sa, sb;
+    for (int id : ids) sa += a->add(id), sb += b->add(id);
+    EXPECT_EQ(sa + a->finish(), sb + b->finish()) << text;
+    ++n;
+  }
+  EXPECT_GT(n, 30);
 }
 
 // ------------------------------------------------------------------ model and generation

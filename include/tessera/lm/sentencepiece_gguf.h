@@ -10,8 +10,9 @@
 // Control and user-defined pieces (token types 3 and 4) written literally in the text, e.g.
 // "</s>", are matched first and encoded as their ids.
 //
-// Decoding: "▁" becomes a space, byte pieces become their bytes, and the space a piece starts
-// with is dropped when it follows BOS or begins the output (SentencePiece's dummy prefix).
+// Decoding: "▁" becomes a space, byte pieces become their bytes, and one space at the start of
+// the output is dropped (SentencePiece's dummy prefix; skipped special tokens produce no output,
+// so the text after a leading BOS loses its space, as in llama2.c).
 #pragma once
 
 #include <memory>
@@ -56,8 +57,8 @@ class SentencePieceTokenizer : public TextTokenizer {
 
   std::optional<int> piece_to_id(std::string_view piece) const;
   const std::string& id_to_piece(int id) const;
-  // The bytes token `id` stands for when it follows `prev` (-1: at the start of the output).
-  std::string token_bytes(int id, int prev, bool skip_special_tokens) const;
+  // The bytes token `id` stands for ("▁" as a space; no dummy-prefix removal).
+  const std::string& token_bytes(int id, bool skip_special_tokens) const;
 
  private:
   struct Impl;

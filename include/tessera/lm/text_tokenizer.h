@@ -37,4 +37,9 @@ class TextTokenizer {
   virtual std::vector<int> eos_ids() const = 0;
 };
 
+class Tokenizer;
+// Generation over a Hugging Face tokenizer (tessera/lm/tokenizer.h); the Tokenizer is copied
+// (cheap: its tables are shared).
+std::shared_ptr<TextTokenizer> as_text_tokenizer(const Tokenizer& tokenizer);
+
 }  // namespace tessera::lm

@@ -341,27 +341,29 @@ std::vector<int> SentencePieceTokenizer::encode(std::string_view text, bool add_
   return out;
 }
 
-std::string SentencePieceTokenizer::token_bytes(int id, int prev, bool skip_special_tokens) const {
+const std::string& SentencePieceTokenizer::token_bytes(int id, bool skip_special_tokens) const {
+  static const std::string empty;
   const Impl& im = *impl_;
-  if (id < 0 || size_t(id) >= im.text.size()) return {};
-  if (im.is_control[id] && skip_special_tokens) return {};
-  const std::string& t = im.text[id];
-  bool at_start = prev < 0 || (vocab_.bos && prev == *vocab_.bos);
-  if (vocab_.add_space_prefix && at_start && im.byte_of[id] < 0 && !t.empty() && t[0] == ' ') return t.substr(1);
-  return t;
+  if (id < 0 || size_t(id) >= im.text.size()) return empty;
+  if (im.is_control[id] && skip_special_tokens) return empty;
+  return im.text[id];
 }
+
+namespace {
+
+// Appends a token's bytes, dropping the dummy-prefix space from the first bytes of the output.
+void append_piece(std::string& out, const std::string& b, bool& at_start) {
+  if (b.empty()) return;
+  out.append(b, at_start && b[0] == ' ' ? 1 : 0);
+  at_start = false;
+}
+
+}  // namespace
 
 std::string SentencePieceTokenizer::decode(std::span<const int> ids, bool skip_special_tokens) const {
   std::string out;
-  int prev = -1;
-  for (int id : ids) {
-    out += token_bytes(id, prev, skip_special_tokens);
-    // A skipped control token other than BOS does not count as the start of the text.
-    if (!(skip_special_tokens && id >= 0 && size_t(id) < impl_->is_control.size() && impl_->is_control[id] &&
-          !(vocab_.bos && id == *vocab_.bos))) {
-      prev = id;
-    }
-  }
+  bool at_start = vocab_.add_space_prefix;
+  for (int id : ids) append_piece(out, token_bytes(id, skip_special_tokens), at_start);
   return out;
 }
 
@@ -369,10 +371,9 @@ namespace {
 
 class SpmStream : public TextStream {
  public:
-  SpmStream(const SentencePieceTokenizer& t, int prev, bool skip) : t_(t), prev_(prev), skip_(skip) {}
+  SpmStream(const SentencePieceTokenizer& t, bool at_start, bool skip) : t_(t), at_start_(at_start), skip_(skip) {}
   std::string add(int id) override {
-    pending_ += t_.token_bytes(id, prev_, skip_);
-    prev_ = id;
+    append_piece(pending_, t_.token_bytes(id, skip_), at_start_);
     std::string out;
     drain_utf8(pending_, out, false);
     return out;
@@ -385,7 +386,7 @@ class SpmStream : public TextStream {
 
  private:
   const SentencePieceTokenizer& t_;
-  int prev_;
+  bool at_start_;
   bool skip_;
   std::string pending_;
 };
@@ -393,7 +394,10 @@ class SpmStream : public TextStream {
 }  // namespace
 
 std::unique_ptr<TextStream> SentencePieceTokenizer::stream(std::span<const int> context, bool skip_special_tokens) const {
-  return std::make_unique<SpmStream>(*this, context.empty() ? -1 : context.back(), skip_special_tokens);
+  // The dummy prefix is still to be dropped when the context produced no text.
+  bool at_start = vocab_.add_space_prefix;
+  for (int id : context) at_start = at_start && token_bytes(id, skip_special_tokens).empty();
+  return std::make_unique<SpmStream>(*this, at_start, skip_special_tokens);
 }
 
 }  // namespace tessera::lm
