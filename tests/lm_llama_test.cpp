@@ -640,7 +640,7 @@ TEST(LlamaModel, StopsAndLimits) {
   o2.max_kv_size = 10;
   auto k = lm::generate(m, tok, "Once upon a time", o2);
   EXPECT_EQ(k.tokens.size(), 6u);  // 5 prompt tokens, then 5 more cached and one last sampled
-  EXPECT_EQ(k.stats.finish_reason, "length");
+  EXPECT_EQ(k.stats.finish_reason, "context");
   o2.max_kv_size = 3;
   EXPECT_NE(error_of([&] { lm::generate(m, tok, "Once upon a time", o2); }).find("prompt has 5 tokens but the context holds 3"),
             std::string::npos);

@@ -26,7 +26,7 @@ struct GenerateOptions {
   SamplingOptions sampling;
   int prefill_step = 512;  // prompt tokens per forward pass, so memory stays bounded on long prompts
   // Positions the KV cache may hold (prompt + generated); 0: the model's context length.
-  // Generation stops with finish_reason "length" when the cache is full.
+  // Generation stops with finish_reason "context" when the cache is full.
   int max_kv_size = 0;
   bool add_special_tokens = true;  // BOS (and EOS) the vocabulary asks for around the prompt
   bool stop_at_eos = true;         // the tokenizer's EOS ids end the generation
@@ -43,7 +43,8 @@ struct GenerateStats {
   double prompt_tps = 0;             // prompt_tokens / time_to_first_token_s
   double generation_tps = 0;         // tokens after the first / generation_s
   size_t peak_memory = 0;            // bytes (tessera's allocator)
-  std::string finish_reason;         // "stop" (EOS or stop string), "length", "callback"
+  std::string finish_reason;         // "stop" (EOS or stop string), "length" (max_tokens), "context"
+                                     // (the KV cache is full), "callback"
   std::string to_json() const;
 };
 

@@ -151,7 +151,11 @@ Generation generate_tokens(const Model& model, const TextTokenizer* tokenizer, s
       g.stats.finish_reason = "stop";
       break;
     }
-    if (i + 1 == opt.max_tokens || (ctx > 0 && cache.offset() >= ctx)) break;
+    if (i + 1 == opt.max_tokens) break;
+    if (ctx > 0 && cache.offset() >= ctx) {
+      g.stats.finish_reason = "context";
+      break;
+    }
     array token(&s.id, Shape{1, 1}, int32);
     array logits = model.forward(token, cache, true);
     logits.eval();
