@@ -14,6 +14,8 @@
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tessera/lm/chat_template.h"
 
@@ -820,6 +822,15 @@ TEST(ChatTemplateStyles, GemmaTurnsOnTheirOwnLines) {
   EXPECT_NE(err.find("Conversation roles must go user, assistant"), std::string::npos) << err;
 }
 
+TEST(ChatTemplateValues, InvalidUtf8IsKeptByteForByte) {
+  // Bytes that are not UTF-8 count as one character each and are never taken for whitespace
+  // (0xA0 and 0x85 would be NBSP and NEL as characters).
+  ChatJson context = {{"s", std::string("\xA0 a\x85\xA0")}};
+  EXPECT_EQ(render("{{ s|length }}|{{ s|trim }}|{{ s.upper() }}|{{ s[::-1] }}|{{ s.split() }}", context),
+            "5|\xA0 a\x85\xA0|\xA0 A\x85\xA0|\xA0\x85"
+            "a \xA0|['\xA0', 'a\x85\xA0']");
+}
+
 // ---- context and loading ----
 
 TEST(ChatTemplateApply, ContextVariables) {
@@ -852,6 +863,33 @@ TEST(ChatTemplateApply, ParsedTemplateRendersRepeatedly) {
   ChatTemplate t = ChatTemplate::parse("{% for m in messages %}{{ m.role[0] }}{% endfor %}", "roles");
   EXPECT_EQ(t.name(), "roles");
   for (int i = 0; i < 3; ++i) EXPECT_EQ(t.apply(basic_messages()), "suau");
+}
+
+TEST(ChatTemplateApply, ConcurrentRendersOfOneTemplate) {
+  ChatTemplate t = ChatTemplate::parse(
+      "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + m.content|length %}{% endfor %}{{ ns.n }}");
+  std::vector<std::string> out(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < out.size(); ++i)
+    threads.emplace_back([&, i] {
+      for (int k = 0; k < 200; ++k) out[i] = t.apply(basic_messages());
+    });
+  for (auto& th : threads) th.join();
+  for (const std::string& s : out) EXPECT_EQ(s, "61");
+}
+
+TEST(ChatTemplateApply, LongConversationWithinDefaultLimits) {
+  ChatJson messages = ChatJson::array();
+  std::string text(2000, 'x');
+  for (int i = 0; i < 5000; ++i) {
+    messages.push_back({{"role", "user"}, {"content", text}});
+    messages.push_back({{"role", "assistant"}, {"content", text}});
+  }
+  ChatTemplateOptions options;
+  options.bos_token = "<bos>";
+  std::string out = apply_chat_template(kGemmaStyle, messages, options);
+  // Per turn: "<start_of_turn>user\n" or "...model\n", the text, "<end_of_turn>\n".
+  EXPECT_EQ(out.size(), 5 + 5000 * (20 + 2000 + 14) + 5000 * (21 + 2000 + 14));
 }
 
 TEST(ChatTemplateLoading, NamedTemplatesPickDefaultOrToolUse) {

@@ -13,11 +13,14 @@
 // renders as nothing and is falsy.
 //
 // Errors: a template that does not parse raises std::invalid_argument with name:line:column and
-// the offending line, e.g.
-//   [chat_template] chat_template:1:19: expected 'endif' before the end of the template
+// the offending line with a caret under the position, e.g.
+//   [chat_template] chat_template:2:23: unexpected end of template: expected 'elif' or 'else' or
+//   'endif' to close the 'if' at chat_template:2:1
 // Errors while rendering (an unknown filter, a bad call, a type error, raise_exception) raise
-// std::runtime_error in the same form, naming the template position. Limits on nesting, steps,
-// output and memory keep hostile templates from hanging or exhausting the stack.
+// std::runtime_error in the same form, naming the template position:
+//   [chat_template] chat_template:1:15: no filter named 'nosuch'
+// Limits on nesting, steps, output and memory keep hostile templates from hanging or exhausting
+// the stack (see ChatTemplateLimits).
 //
 // This header needs nlohmann_json (header-only) on the include path.
 #pragma once

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "lm/chat_template/ast.h"
 #include "lm/chat_template/interpreter.h"
@@ -88,17 +90,28 @@ std::string ChatTemplate::apply(const ChatJson& messages, const ChatTemplateOpti
     throw std::invalid_argument("[chat_template] " + name() + ": messages must be a JSON array of message objects");
   if (!options.extra_context.is_null() && !options.extra_context.is_object())
     throw std::invalid_argument("[chat_template] " + name() + ": extra_context must be a JSON object");
-  // What transformers passes to render(): tools and documents are None when not given.
-  ChatJson context = ChatJson::object();
-  context["messages"] = messages;
-  context["tools"] = options.tools;
-  context["documents"] = options.documents;
-  context["add_generation_prompt"] = options.add_generation_prompt;
-  if (options.bos_token) context["bos_token"] = *options.bos_token;
-  if (options.eos_token) context["eos_token"] = *options.eos_token;
+  // What transformers passes to render(): tools and documents are None when not given. The
+  // inputs are handed over by reference; later entries override earlier ones.
+  const ChatJson add_generation_prompt = options.add_generation_prompt;
+  const ChatJson bos = options.bos_token ? ChatJson(*options.bos_token) : ChatJson();
+  const ChatJson eos = options.eos_token ? ChatJson(*options.eos_token) : ChatJson();
+  std::vector<std::pair<std::string, const ChatJson*>> variables = {
+      {"messages", &messages},
+      {"tools", &options.tools},
+      {"documents", &options.documents},
+      {"add_generation_prompt", &add_generation_prompt},
+  };
+  if (options.bos_token) variables.emplace_back("bos_token", &bos);
+  if (options.eos_token) variables.emplace_back("eos_token", &eos);
   if (options.extra_context.is_object())
-    for (auto it = options.extra_context.begin(); it != options.extra_context.end(); ++it) context[it.key()] = it.value();
-  return render(context, options.limits);
+    for (auto it = options.extra_context.begin(); it != options.extra_context.end(); ++it)
+      variables.emplace_back(it.key(), &it.value());
+  ct::Interpreter interpreter(*program_, options.limits);
+  try {
+    return interpreter.render(variables);
+  } catch (const ct::TemplateError& e) {
+    rethrow(program_->source, e);
+  }
 }
 
 std::string apply_chat_template(std::string_view template_source, const ChatJson& messages,

@@ -107,14 +107,19 @@ void Interpreter::undefined_error(const Value& v) {
 }
 
 std::string Interpreter::render(const ChatJson& context) {
+  std::vector<std::pair<std::string, const ChatJson*>> variables;
+  if (!context.is_null()) {
+    if (!context.is_object()) throw_runtime("the template context must be a JSON object");
+    for (auto it = context.begin(); it != context.end(); ++it) variables.emplace_back(it.key(), &it.value());
+  }
+  return render(variables);
+}
+
+std::string Interpreter::render(const std::vector<std::pair<std::string, const ChatJson*>>& variables) {
   Scope* globals = heap_.make<Scope>(nullptr);
   install_globals(*this, *globals);
   Scope* top = heap_.make<Scope>(globals);
-  if (!context.is_null()) {
-    if (!context.is_object()) throw_runtime("the template context must be a JSON object");
-    for (auto it = context.begin(); it != context.end(); ++it)
-      top->vars[it.key()] = from_json(heap_, it.value(), value_depth());
-  }
+  for (const auto& [name, value] : variables) top->vars[name] = from_json(heap_, *value, value_depth());
   std::string out;
   out_ = &out;
   exec(program_.body, top);

@@ -38,6 +38,9 @@ class Interpreter {
 
   // Renders the program with `context` (an object) as its variables.
   std::string render(const ChatJson& context);
+  // The same with the variables given one by one (later ones win), so large inputs such as the
+  // messages need not be copied into one context object first.
+  std::string render(const std::vector<std::pair<std::string, const ChatJson*>>& variables);
 
   // ---- for builtins ----
   Heap& heap() { return heap_; }

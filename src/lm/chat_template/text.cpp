@@ -28,6 +28,7 @@ size_t utf8_next(std::string_view s, size_t i, uint32_t& cp) {
   unsigned char c = static_cast<unsigned char>(s[i]);
   cp = c;
   if (c < 0x80) return 1;
+  cp = kInvalidByteBase + c;
   size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
   if (n == 0 || c > 0xF4 || i + n > s.size()) return 1;
   uint32_t v = c & (0x7F >> n);
@@ -73,17 +74,20 @@ bool is_py_space(uint32_t cp) {
 
 bool is_letter(uint32_t cp) {
   if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
+  if (cp >= kInvalidByteBase) return false;
   auto cat = utf8proc_category(utf8proc_int32_t(cp));
   return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
 }
 
 bool is_decimal(uint32_t cp) {
   if (cp < 0x80) return cp >= '0' && cp <= '9';
+  if (cp >= kInvalidByteBase) return false;
   return utf8proc_category(utf8proc_int32_t(cp)) == UTF8PROC_CATEGORY_ND;
 }
 
 bool is_numeric_char(uint32_t cp) {
   if (cp < 0x80) return cp >= '0' && cp <= '9';
+  if (cp >= kInvalidByteBase) return false;
   auto cat = utf8proc_category(utf8proc_int32_t(cp));
   return cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO;
 }
@@ -131,25 +135,52 @@ uint32_t upper(uint32_t cp) { return uint32_t(utf8proc_toupper(utf8proc_int32_t(
 uint32_t lower(uint32_t cp) { return uint32_t(utf8proc_tolower(utf8proc_int32_t(cp))); }
 uint32_t titlecase(uint32_t cp) { return uint32_t(utf8proc_totitle(utf8proc_int32_t(cp))); }
 bool is_cased(uint32_t cp) {
+  if (cp >= kInvalidByteBase) return false;
   auto cat = utf8proc_category(utf8proc_int32_t(cp));
   return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT;
 }
 
 }  // namespace
 
+namespace {
+
+// Start of the character that ends at `end` (exclusive): the lead byte of a valid sequence that
+// spans exactly to `end`, else the last byte on its own.
+size_t char_start_before(std::string_view s, size_t end) {
+  size_t i = end - 1;
+  for (size_t back = 0; back < 3 && i > 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80; ++back) --i;
+  uint32_t cp;
+  if (i + utf8_next(s, i, cp) == end) return i;
+  return end - 1;
+}
+
+}  // namespace
+
 std::string py_strip(std::string_view s, bool left, bool right, const std::string* chars) {
-  Chars c = decode(s);
+  // Walks in from both ends without decoding the middle: templates strip long message texts.
   std::vector<uint32_t> set;
   if (chars) set = decode(*chars).cps;
   auto strip = [&](uint32_t cp) {
     return chars ? std::find(set.begin(), set.end(), cp) != set.end() : is_py_space(cp);
   };
-  size_t b = 0, e = c.cps.size();
-  if (left)
-    while (b < e && strip(c.cps[b])) ++b;
-  if (right)
-    while (e > b && strip(c.cps[e - 1])) --e;
-  return std::string(s.substr(c.offsets[b], c.offsets[e] - c.offsets[b]));
+  size_t b = 0, e = s.size();
+  uint32_t cp;
+  if (left) {
+    while (b < e) {
+      size_t n = utf8_next(s, b, cp);
+      if (!strip(cp)) break;
+      b += n;
+    }
+  }
+  if (right) {
+    while (e > b) {
+      size_t start = char_start_before(s, e);
+      utf8_next(s, start, cp);
+      if (!strip(cp)) break;
+      e = start;
+    }
+  }
+  return std::string(s.substr(b, e - b));
 }
 
 std::string py_upper(std::string_view s) { return map_chars(s, [](uint32_t cp, size_t) { return upper(cp); }); }

@@ -11,8 +11,10 @@
 namespace tessera::lm::chat_template {
 
 void utf8_append(std::string& out, uint32_t cp);
-// Length of the character at s[i] (1 for an invalid byte); its code point in cp (the byte's
-// value for an invalid byte, so comparisons stay byte-exact).
+// Invalid bytes decode to kInvalidByteBase + byte: outside Unicode, so no character class
+// matches them, yet equal bytes still compare equal.
+constexpr uint32_t kInvalidByteBase = 0x110000;
+// Length of the character at s[i] (1 for an invalid byte) and its code point in cp.
 size_t utf8_next(std::string_view s, size_t i, uint32_t& cp);
 
 bool is_ascii(std::string_view s);
