@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "bench_common.h"
+#include "tessera/compile.h"
 #include "tessera/fast.h"
 #include "tessera/nn.h"
 #include "tessera/optimizers.h"
@@ -20,6 +21,18 @@ namespace tb = ::tessera;
 namespace nn = ::tessera::nn;
 
 constexpr int kLayers = 6, kDims = 256, kHeads = 4, kHidden = 1024, kVocab = 4096, kBatch = 8, kSeq = 256;
+
+// BM_Phase's third argument: attention from plain ops in the model's dtype instead of
+// fast::scaled_dot_product_attention, whose gradient goes through its float32 decomposition.
+bool composite_attention = false;
+
+tb::array attend(const tb::array& q, const tb::array& k, const tb::array& v, float scale) {
+  const int l = q.shape(2);
+  tb::array scores = tb::multiply(tb::matmul(q, tb::swapaxes(k, -1, -2)), tb::array(scale, q.dtype()));
+  tb::array keep = tb::greater_equal(tb::expand_dims(tb::arange(l), 1), tb::expand_dims(tb::arange(l), 0));
+  scores = tb::where(keep, scores, tb::array(-INFINITY, q.dtype()));
+  return tb::matmul(tb::softmax(scores, -1, true), v);
+}
 
 class Attention : public nn::Module {
  public:
@@ -35,7 +48,9 @@ class Attention : public nn::Module {
     tb::array q = tb::fast::rope(heads(child("q_proj")(x)), hd, false, 10000.0f, 1.0f, 0);
     tb::array k = tb::fast::rope(heads(child("k_proj")(x)), hd, false, 10000.0f, 1.0f, 0);
     tb::array v = heads(child("v_proj")(x));
-    tb::array o = tb::fast::scaled_dot_product_attention(q, k, v, 1.0f / std::sqrt(float(hd)), "causal");
+    const float scale = 1.0f / std::sqrt(float(hd));
+    tb::array o = composite_attention ? attend(q, k, v, scale)
+                                      : tb::fast::scaled_dot_product_attention(q, k, v, scale, "causal");
     return {child("o_proj")(tb::reshape(tb::transpose(o, {0, 2, 1, 3}), {b, l, kDims}))};
   }
 };
@@ -128,6 +143,7 @@ void BM_TrainStep(benchmark::State& state) {
 // BM_TrainStep minus BM_ForwardBackward.
 void BM_Phase(benchmark::State& state) {
   const bool bf16 = state.range(0) == 1, backward = state.range(1) == 1;
+  composite_attention = state.range(2) == 1;
   tb::random::seed(0);
   Decoder model;
   if (bf16) model.set_dtype(tb::bfloat16);
@@ -140,7 +156,30 @@ void BM_Phase(benchmark::State& state) {
   tb::array inputs = tb::slice(seq, {0, 0}, {kBatch, kSeq});
   tb::array targets = tb::slice(seq, {0, 1}, {kBatch, kSeq + 1});
   tb::eval({inputs, targets});
+  const bool compiled = state.range(3) == 1;
+  // Compiled forward+backward: the trainable parameters become the compiled function's leading
+  // inputs (captured arrays would be frozen into the trace).
+  std::vector<std::string> names;
+  for (auto& [name, p] : model.trainable_parameters()) names.push_back(name);
+  auto cfn = tb::compile([&](const std::vector<tb::array>& args) {
+    nn::Params traced, saved = model.trainable_parameters();
+    for (size_t i = 0; i < names.size(); ++i) traced.insert_or_assign(names[i], args[i]);
+    model.update(traced);
+    auto [loss, grads] = vg({args[names.size()], args[names.size() + 1]});
+    model.update(saved);
+    std::vector<tb::array> outs{loss};
+    for (auto& n : names) outs.push_back(grads.at(n));
+    return outs;
+  });
   auto run = [&] {
+    if (compiled) {
+      std::vector<tb::array> args;
+      for (auto& [name, p] : model.trainable_parameters()) args.push_back(p);
+      args.push_back(inputs);
+      args.push_back(targets);
+      tb::eval(cfn(args));
+      return;
+    }
     if (!backward) {
       tb::array loss = loss_fn({inputs, targets});
       tb::eval(loss);
@@ -156,17 +195,23 @@ void BM_Phase(benchmark::State& state) {
   for (auto _ : state) run();
   peak.report(state);
   state.counters["tokens/s"] = benchmark::Counter(double(kBatch) * kSeq, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(std::string(bf16 ? "bf16" : "f32") + (backward ? " forward+backward" : " forward"));
+  state.SetLabel(std::string(bf16 ? "bf16" : "f32") + (backward ? " forward+backward" : " forward") +
+                 (composite_attention ? ", composite attention" : "") + (compiled ? ", compiled" : ""));
+  composite_attention = false;
 }
 
 }  // namespace
 
 BENCHMARK(BM_Phase)
-    ->ArgNames({"bf16", "backward"})
-    ->Args({0, 0})
-    ->Args({0, 1})
-    ->Args({1, 0})
-    ->Args({1, 1})
+    ->ArgNames({"bf16", "backward", "composite_attn", "compiled"})
+    ->Args({0, 0, 0, 0})
+    ->Args({0, 1, 0, 0})
+    ->Args({1, 0, 0, 0})
+    ->Args({1, 1, 0, 0})
+    ->Args({0, 1, 1, 0})
+    ->Args({1, 1, 1, 0})
+    ->Args({0, 1, 0, 1})
+    ->Args({1, 1, 0, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(5);
