@@ -453,8 +453,14 @@ Interpreter::Flow Interpreter::exec_for(const Node& n, Scope* s) {
     }
     items = std::move(kept);
   }
-  // The else body sits outside this loop: a break or continue there belongs to an outer loop.
-  if (items.empty()) return exec(n.else_body, s);
+  // The else body has its own scope too, but sits outside this loop: a break or continue there
+  // belongs to an outer loop.
+  if (items.empty()) {
+    Scope* else_scope = heap_.make<Scope>(s);
+    Flow flow = exec(n.else_body, else_scope);
+    else_scope->release();
+    return flow;
+  }
   ListData* seq = heap_.list(std::move(items));
   LoopState* loop = heap_.make<LoopState>(seq);
   for (size_t i = 0; i < seq->items.size(); ++i) {
