@@ -38,12 +38,14 @@ namespace {
 
 // oneDNN runs on OpenMP, whose thread count is a per-thread setting: make the calling thread's
 // match tessera's (set_num_threads) before each call. Looked up at run time (libgomp comes in
-// with oneDNN) so the library needs no OpenMP flags of its own.
-void sync_omp_threads() {
+// with oneDNN) so the library needs no OpenMP flags of its own. Products under ~2 MFLOP run on
+// the calling thread: waking the team costs more than it saves, and on a busy machine an
+// OpenMP barrier waiting for a descheduled worker costs milliseconds.
+void sync_omp_threads(int64_t flops) {
   using SetFn = void (*)(int);
   static SetFn set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
   thread_local int applied = 0;
-  int want = get_num_threads();
+  int want = flops < (int64_t(1) << 21) ? 1 : get_num_threads();
   if (set && applied != want) {
     set(want);
     applied = want;
@@ -177,7 +179,7 @@ bool dnnl_matmul_run(dt src_t, dt dst_t, const MatrixView& va, const MatrixView&
   key.beta = beta;
   try {
     auto e = matmul_cache().get(key, src_t, dst_t, a, b, o);
-    sync_omp_threads();
+    sync_omp_threads(2 * nb * M * N * K);
     dn::engine& eng = dnnl_engine();
     thread_local dn::stream st(eng);
     dn::memory ma(e->a, eng, const_cast<void*>(pa)), mb(e->b, eng, const_cast<void*>(pb)), mc(e->c, eng, c);
@@ -238,7 +240,7 @@ void gemm_f32(const MatrixView& a, const MatrixView& b, const float* pa, const f
 #ifdef TESSERA_HAVE_DNNL
   // oneDNN's per-call setup only pays off for products that are not tiny.
   if (M * N * K >= 64 * 64 * 64 && !openblas_has_avx512_core()) {
-    sync_omp_threads();
+    sync_omp_threads(2 * M * N * K);
     if (dnnl_sgemm(a.transposed ? 'T' : 'N', b.transposed ? 'T' : 'N', M, N, K, alpha, pa, a.ld, pb, b.ld, beta, c,
                    std::max<int64_t>(N, 1)) == dnnl_success) {
       return;
