@@ -9,7 +9,8 @@
 //   }, {.clip_grad_norm = 1.0f, .checkpoint_dir = "ckpt", .checkpoint_every = 100});
 //   trainer.resume();                                   // no-op on a fresh directory
 //   while (trainer.step_count() < total) {
-//     auto pos = train::unpack<Cursor>(trainer.data_state());  // restored by resume()
+//     Cursor pos = trainer.data_state().empty() ? Cursor{}     // restored by resume()
+//                                               : train::unpack<Cursor>(trainer.data_state());
 //     trainer.set_data_state(train::pack(next(pos)));          // before step: it may checkpoint
 //     auto r = trainer.step(batch_at(pos));
 //   }
@@ -20,7 +21,12 @@
 // model. Checkpoints hold the float32 masters. Loss scaling is off by default (bfloat16 has
 // float32's range); LossScaling::dynamic multiplies the loss by a scale, divides the gradients by
 // it, skips steps whose gradients are not finite (halving the scale) and doubles it after
-// `growth_interval` good steps, as PyTorch's GradScaler does.
+// `growth_interval` good steps, as PyTorch's GradScaler does. Deciding to skip needs the
+// gradients' values, so with dynamic scaling a step evaluates twice (gradients, then update).
+//
+// Exact resume needs the same thread count and the same data order: the checkpoint restores
+// weights, optimizer state and step, the global RNG key (dropout masks) and data_state(), and
+// everything else is recomputed deterministically.
 #pragma once
 
 #include <functional>
