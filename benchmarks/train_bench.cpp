@@ -2,7 +2,8 @@
 // 6-layer, 256-wide decoder-only transformer (4 heads, RoPE, causal sdpa, RMSNorm, SwiGLU MLP of
 // hidden 1024, untied 4096-token head) on batch 8 x sequence 256, through train::Trainer.
 // "f32" trains in float32; "bf16" in bfloat16 with float32 master weights (the Trainer's mixed
-// precision), which is what benchmarks/train_peer.py compares with torch.autocast(bfloat16).
+// precision), which is what benchmarks/train_peer.py compares with torch.autocast(bfloat16);
+// "compiled" runs forward and backward through tessera::compile (TrainerOptions::compile).
 // Counters: tokens/s, peak_bytes (the allocator's peak during the timed steps, model and
 // optimizer state included) and ms per step. The same numbers as JSON with
 // --benchmark_format=json.
@@ -113,6 +114,7 @@ void BM_TrainStep(benchmark::State& state) {
   Decoder model;
   tb::optimizers::AdamW opt(3e-4f, {0.9f, 0.95f}, 1e-8f, 0.1f);
   tb::train::TrainerOptions options;
+  options.compile = state.range(1) == 1;
   if (bf16) options.precision.compute_dtype = tb::bfloat16;
   tb::train::Trainer trainer(
       model, opt,
@@ -135,7 +137,7 @@ void BM_TrainStep(benchmark::State& state) {
   if (!std::isfinite(loss) || !(loss < first)) state.SkipWithError("the loss did not go down");
   state.counters["tokens/s"] = benchmark::Counter(double(kBatch) * kSeq, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["loss"] = loss;
-  state.SetLabel(bf16 ? "bf16 (float32 masters)" : "f32");
+  state.SetLabel(std::string(bf16 ? "bf16 (float32 masters)" : "f32") + (options.compile ? ", compiled" : ""));
 }
 
 // The step's phases, to see where its time goes: the forward pass with the loss alone, and
@@ -215,5 +217,11 @@ BENCHMARK(BM_Phase)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(5);
-BENCHMARK(BM_TrainStep)->ArgName("bf16")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
+BENCHMARK(BM_TrainStep)
+    ->ArgNames({"bf16", "compiled"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
 BENCHMARK_MAIN();

@@ -231,6 +231,56 @@ TEST(TrainingTest, Bfloat16RunResumesExactlyFromItsCheckpoint) {
   }
 }
 
+TEST(TrainingTest, CompiledStepsFollowEagerSteps) {
+  // Float16 with dynamic scaling from an overflowing scale: the scale is an input of the
+  // compiled graph, so its changes reach the replays.
+  for (Dtype dt : {float32, float16}) {
+    auto run = [&](bool compiled) {
+      random::seed(6);
+      auto model = testing::make_mlp(32, 0.0f);
+      optimizers::Adam opt(1e-2f);
+      train::TrainerOptions o{.clip_grad_norm = 1.0f, .compile = compiled};
+      if (dt == float16) {
+        o.precision = {.compute_dtype = float16, .loss_scaling = train::LossScaling::dynamic,
+                       .init_scale = std::ldexp(1.0f, 24), .growth_interval = 3};
+      }
+      train::Trainer trainer(*model, opt, ce_loss(*model), o);
+      std::vector<train::StepResult> out;
+      for (int s = 0; s < 25; ++s) {
+        out.push_back(trainer.step(train_set().batch(testing::batch_indices({0, uint64_t(s)}, kTrain, 100))));
+      }
+      return out;
+    };
+    auto eager = run(false), compiled = run(true);
+    int skipped = 0;
+    for (size_t i = 0; i < eager.size(); ++i) {
+      EXPECT_EQ(compiled[i].skipped, eager[i].skipped) << dtype_name(dt) << " step " << i;
+      EXPECT_EQ(compiled[i].loss_scale, eager[i].loss_scale) << dtype_name(dt) << " step " << i;
+      EXPECT_NEAR(compiled[i].loss, eager[i].loss, 2e-3f * std::max(1.0f, eager[i].loss)) << dtype_name(dt) << " step " << i;
+      skipped += eager[i].skipped;
+    }
+    if (dt == float16) EXPECT_GT(skipped, 0);
+  }
+}
+
+TEST(TrainingTest, CompileRefusesALossThatDrawsRandomNumbers) {
+  random::seed(8);
+  auto model = testing::make_mlp(16, 0.5f);
+  optimizers::SGD opt(0.1f);
+  train::Trainer trainer(*model, opt, ce_loss(*model), {.compile = true});
+  array before = random::get_state();
+  auto batch = train_set().batch(testing::batch_indices({}, kTrain, 20));
+  try {
+    trainer.step(batch);
+    ADD_FAILURE() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("global random key"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(array_equal(random::get_state(), before).item<bool>());
+  EXPECT_EQ(trainer.step_count(), 0);
+  EXPECT_EQ(opt.step(), 0);
+}
+
 TEST(TrainingTest, OptionsAreChecked) {
   auto model = testing::make_mlp(8, 0.0f);
   optimizers::SGD opt(0.1f);

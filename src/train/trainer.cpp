@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <tuple>
 
+#include "tessera/compile.h"
 #include "tessera/ops.h"
 #include "tessera/optimizers/clip_grad.h"
 #include "tessera/random.h"
@@ -67,8 +69,41 @@ Trainer::Trainer(nn::Module& model, optimizers::Optimizer& optimizer, LossFn los
         array loss = astype(fn(batch), float32);
         if (loss.size() != 1) throw std::invalid_argument("[Trainer] The loss function must return a scalar.");
         if (!scaled) return std::vector<array>{loss};
-        return std::vector<array>{multiply(loss, array(scale_)), loss};
+        return std::vector<array>{multiply(loss, traced_scale_ ? *traced_scale_ : array(scale_)), loss};
       }));
+
+  if (options_.compile) {
+    for (const auto& [name, p] : model_.trainable_parameters()) compiled_names_.push_back(name);
+    // Inputs: the trainable parameters, the loss scale, then the batch. Outputs: the loss
+    // (scaled and unscaled when scaling) and the gradients in compiled_names_ order.
+    compiled_ = tessera::compile([this](const std::vector<array>& args) {
+      const size_t n = compiled_names_.size();
+      const array rng_before = random::get_state();
+      nn::Params traced, saved = model_.trainable_parameters();
+      for (size_t i = 0; i < n; ++i) traced.insert_or_assign(compiled_names_[i], args[i]);
+      model_.update(traced);
+      traced_scale_ = args[n];
+      std::pair<std::vector<array>, nn::Params> vg;
+      try {
+        vg = value_and_grad_(std::vector<array>(args.begin() + long(n) + 1, args.end()));
+      } catch (...) {
+        traced_scale_.reset();
+        model_.update(saved);
+        throw;
+      }
+      traced_scale_.reset();
+      model_.update(saved);
+      if (!array_equal(random::get_state(), rng_before).item<bool>()) {
+        random::set_state(rng_before);
+        throw std::invalid_argument(
+            "[Trainer] The loss function draws from the global random key (e.g. Dropout); a compiled step would "
+            "repeat the same draws every time. Train it with TrainerOptions::compile = false.");
+      }
+      std::vector<array> outs = std::move(vg.first);
+      for (const auto& name : compiled_names_) outs.push_back(vg.second.at(name));
+      return outs;
+    });
+  }
 }
 
 StepResult Trainer::step(const std::vector<array>& batch_in) {
@@ -81,7 +116,24 @@ StepResult Trainer::step(const std::vector<array>& batch_in) {
   }
   StepResult r;
   r.loss_scale = scale_;
-  auto [outs, grads] = value_and_grad_(batch);
+  std::vector<array> outs;
+  nn::Params grads;
+  if (compiled_) {
+    nn::Params params = model_.trainable_parameters();
+    if (params.size() != compiled_names_.size()) {
+      throw std::invalid_argument("[Trainer] The trainable parameters changed after the trainer was created.");
+    }
+    std::vector<array> args;
+    for (const auto& name : compiled_names_) args.push_back(params.at(name));
+    args.push_back(array(scale_));
+    args.insert(args.end(), batch.begin(), batch.end());
+    std::vector<array> res = compiled_(args);
+    const size_t n_out = res.size() - compiled_names_.size();
+    outs.assign(res.begin(), res.begin() + long(n_out));
+    for (size_t i = 0; i < compiled_names_.size(); ++i) grads.emplace(compiled_names_[i], res[n_out + i]);
+  } else {
+    std::tie(outs, grads) = value_and_grad_(batch);
+  }
   array loss = outs.back();
 
   if (mixed_precision()) {

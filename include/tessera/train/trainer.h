@@ -60,6 +60,11 @@ struct TrainerOptions {
   std::string checkpoint_dir;  // empty: no checkpoints
   int checkpoint_every = 0;    // steps between checkpoints (0: only explicit save_checkpoint calls)
   int keep_last = 3;           // checkpoints kept under checkpoint_dir (<= 0: all)
+  // Runs forward and backward through tessera::compile (elementwise chains fused, the graph
+  // traced once per batch shape). A loss function that draws from the global random key
+  // (Dropout) cannot be compiled: its masks would be frozen into the trace, so the first step
+  // raises std::invalid_argument instead.
+  bool compile = false;
 };
 
 struct StepResult {
@@ -111,6 +116,9 @@ class Trainer {
   optimizers::Optimizer& opt_;
   TrainerOptions options_;
   nn::ModuleValueAndGradFn value_and_grad_;
+  std::function<std::vector<array>(const std::vector<array>&)> compiled_;
+  std::vector<std::string> compiled_names_;
+  std::optional<array> traced_scale_;  // the loss scale as a compiled input while tracing
   nn::Params masters_;
   int64_t step_ = 0;
   std::string data_state_;
