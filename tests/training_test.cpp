@@ -109,7 +109,9 @@ TEST(TrainingTest, MastersStayFloat32AndModelComputesInBfloat16) {
     EXPECT_FALSE(array_equal(m, before.at(name)).item<bool>()) << name << " did not move";
   }
   for (const auto& [key, st] : opt.state()) {
-    if (key != "adam.step") EXPECT_EQ(st.dtype(), float32) << key;
+    if (key != "adam.step") {
+      EXPECT_EQ(st.dtype(), float32) << key;
+    }
   }
   // Updates smaller than bfloat16's resolution still accumulate in the masters.
   EXPECT_EQ(trainer.loss_scale(), 1.0f);
@@ -259,7 +261,9 @@ TEST(TrainingTest, CompiledStepsFollowEagerSteps) {
       EXPECT_NEAR(compiled[i].loss, eager[i].loss, 2e-3f * std::max(1.0f, eager[i].loss)) << dtype_name(dt) << " step " << i;
       skipped += eager[i].skipped;
     }
-    if (dt == float16) EXPECT_GT(skipped, 0);
+    if (dt == float16) {
+      EXPECT_GT(skipped, 0);
+    }
   }
 }
 
