@@ -10,6 +10,7 @@
 #include "tessera/compile.h"
 #include "tessera/ops.h"
 #include "transforms/compile_graph.h"
+#include "transforms/trace.h"
 
 namespace tessera {
 
@@ -62,37 +63,20 @@ CompiledGraph trace_graph(const VectorFn& fun, const std::vector<Shape>& shapes,
   // Post-order walk from the outputs; leaves are the placeholders and constants.
   std::unordered_map<uintptr_t, int> input_index;
   for (size_t i = 0; i < placeholders.size(); ++i) input_index.emplace(placeholders[i].id(), int(i));
-  std::unordered_set<uintptr_t> visited;
   std::vector<array> constants, nodes;
   std::unordered_map<uintptr_t, int> constant_index;
-  std::vector<std::pair<array, size_t>> stack;
-  auto is_leaf = [&](const array& a) {
-    return input_index.count(a.id()) || a.is_evaluated() || !a.has_primitive();
-  };
-  auto visit = [&](const array& a) {
-    if (!visited.insert(a.id()).second) return;
-    if (input_index.count(a.id())) return;
-    if (is_leaf(a)) {
-      constant_index.emplace(a.id(), int(constants.size()));
-      constants.push_back(a);
-      return;
-    }
-    for (auto& s : a.siblings()) visited.insert(s.id());
-    stack.emplace_back(a, 0);
-  };
-  for (auto& o : outputs) {
-    visit(o);
-    while (!stack.empty()) {
-      auto& [node, next] = stack.back();
-      if (next < node.inputs().size()) {
-        array in = node.inputs()[next++];
-        visit(in);
-        continue;
-      }
-      nodes.push_back(node);
-      stack.pop_back();
-    }
-  }
+  detail::walk_graph(
+      outputs,
+      [&](const array& a) {
+        if (input_index.count(a.id())) return false;
+        if (a.is_evaluated() || !a.has_primitive()) {
+          constant_index.emplace(a.id(), int(constants.size()));
+          constants.push_back(a);
+          return false;
+        }
+        return true;
+      },
+      [&](const array& node) { nodes.push_back(node); });
 
   CompiledGraph g;
   g.num_inputs = int(placeholders.size());

@@ -8,6 +8,7 @@
 
 #include "primitives/primitive.h"
 #include "tessera/ops.h"
+#include "transforms/trace.h"
 
 namespace tessera {
 
@@ -26,30 +27,14 @@ bool is_leaf(const array& a) {
 
 Walk walk(const std::vector<array>& outputs) {
   Walk w;
-  std::unordered_set<uintptr_t> seen;
-  std::vector<std::pair<array, size_t>> stack;
-  auto visit = [&](const array& a) {
-    if (!seen.insert(a.id()).second) return;
-    if (is_leaf(a)) {
-      w.leaves.push_back(a);
-      return;
-    }
-    for (auto& s : a.siblings()) seen.insert(s.id());
-    stack.emplace_back(a, 0);
-  };
-  for (auto& o : outputs) {
-    visit(o);
-    while (!stack.empty()) {
-      auto& [node, next] = stack.back();
-      if (next < node.inputs().size()) {
-        array in = node.inputs()[next++];
-        visit(in);
-        continue;
-      }
-      w.nodes.push_back(node);
-      stack.pop_back();
-    }
-  }
+  detail::walk_graph(
+      outputs,
+      [&](const array& a) {
+        if (!is_leaf(a)) return true;
+        w.leaves.push_back(a);
+        return false;
+      },
+      [&](const array& node) { w.nodes.push_back(node); });
   return w;
 }
 

@@ -23,14 +23,13 @@ array trace_alias(const array& a) {
 
 bool is_differentiable(Dtype d) { return issubdtype(d, inexact); }
 
-Tape dependent_tape(const std::vector<array>& outputs, const std::vector<array>& seeds) {
-  Tape tape;
-  for (auto& s : seeds) tape.dependent.insert(s.id());
-  std::unordered_set<uintptr_t> visited(tape.dependent.begin(), tape.dependent.end());
+void walk_graph(const std::vector<array>& outputs, const std::function<bool(const array&)>& enter,
+                const std::function<void(const array&)>& leave) {
+  std::unordered_set<uintptr_t> visited;
   std::vector<std::pair<array, size_t>> stack;
   auto visit = [&](const array& a) {
-    if (visited.count(a.id())) return;
-    visited.insert(a.id());
+    if (!visited.insert(a.id()).second) return;
+    if (!enter(a)) return;
     for (auto& s : a.siblings()) visited.insert(s.id());
     stack.emplace_back(a, 0);
   };
@@ -39,19 +38,30 @@ Tape dependent_tape(const std::vector<array>& outputs, const std::vector<array>&
     while (!stack.empty()) {
       auto& [node, next] = stack.back();
       if (next < node.inputs().size()) {
-        array in = node.inputs()[next++];
+        array in = node.inputs()[next++];  // a copy: visit() may grow the stack
         visit(in);
         continue;
       }
-      bool dep = false;
-      for (auto& in : node.inputs()) dep = dep || tape.depends(in);
-      if (dep && node.has_primitive()) {
-        for (auto& out : node.outputs()) tape.dependent.insert(out.id());
-        tape.nodes.push_back(node);
-      }
+      array done = std::move(node);
       stack.pop_back();
+      leave(done);
     }
   }
+}
+
+Tape dependent_tape(const std::vector<array>& outputs, const std::vector<array>& seeds) {
+  Tape tape;
+  for (auto& s : seeds) tape.dependent.insert(s.id());
+  walk_graph(
+      outputs, [&](const array& a) { return !tape.depends(a); },
+      [&](const array& node) {
+        bool dep = false;
+        for (auto& in : node.inputs()) dep = dep || tape.depends(in);
+        if (dep && node.has_primitive()) {
+          for (auto& out : node.outputs()) tape.dependent.insert(out.id());
+          tape.nodes.push_back(node);
+        }
+      });
   return tape;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <unordered_set>
 #include <vector>
 
@@ -13,6 +14,12 @@ namespace tessera::detail {
 // A new array standing for `a` in a trace: it has its own identity (so the transform can find
 // it in the graph) and shares a's buffer when a is already computed.
 array trace_alias(const array& a);
+
+// Post-order walk of the graph behind `outputs`, without recursion. `enter` sees each array
+// once (an array's siblings count as seen with it) and says whether to walk its inputs;
+// `leave` then sees each entered array after all its inputs, so in topological order.
+void walk_graph(const std::vector<array>& outputs, const std::function<bool(const array&)>& enter,
+                const std::function<void(const array&)>& leave);
 
 struct Tape {
   // One array per primitive application that depends on a seed, in topological order.
