@@ -1,45 +1,24 @@
 #include "lm/chat_template/text.h"
 
+#include "lm/tokenizer/unicode.h"
+
 #include <utf8proc.h>
 
 #include <algorithm>
 
 namespace tessera::lm::chat_template {
 
-void utf8_append(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
+void utf8_append(std::string& out, uint32_t cp) { lm::detail::utf8_append(out, char32_t(cp)); }
 
 size_t utf8_next(std::string_view s, size_t i, uint32_t& cp) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  cp = c;
-  if (c < 0x80) return 1;
-  cp = kInvalidByteBase + c;
-  size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-  if (n == 0 || c > 0xF4 || i + n > s.size()) return 1;
-  uint32_t v = c & (0x7F >> n);
-  for (size_t k = 1; k < n; ++k) {
-    unsigned char d = static_cast<unsigned char>(s[i + k]);
-    if ((d & 0xC0) != 0x80) return 1;
-    v = (v << 6) | (d & 0x3F);
+  char32_t c32 = 0;
+  size_t n = lm::detail::utf8_decode(s, i, c32);
+  if (n == 0) {
+    // A byte that starts no valid character stands for itself, outside the code point range.
+    cp = kInvalidByteBase + static_cast<unsigned char>(s[i]);
+    return 1;
   }
-  // Overlong forms, surrogates and values past U+10FFFF are invalid.
-  if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10FFFF)) || (v >= 0xD800 && v < 0xE000)) return 1;
-  cp = v;
+  cp = uint32_t(c32);
   return n;
 }
 

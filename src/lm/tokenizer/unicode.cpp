@@ -47,21 +47,10 @@ size_t utf8_decode(std::string_view s, size_t i, char32_t& cp) {
 }
 
 void utf8_append(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
+  utf8proc_uint8_t buf[4];
+  utf8proc_ssize_t n = utf8proc_encode_char(utf8proc_int32_t(cp), buf);
+  if (n <= 0) n = utf8proc_encode_char(0xFFFD, buf);  // past U+10FFFF
+  out.append(reinterpret_cast<const char*>(buf), size_t(n));
 }
 
 bool utf8_is_valid(std::string_view s) {
