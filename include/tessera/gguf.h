@@ -53,6 +53,8 @@ enum class ValueType : uint32_t {
   float64 = 12,
 };
 const char* value_type_name(ValueType t);
+// Bytes of one scalar of type t in the file; 0 for string and array.
+size_t value_type_width(ValueType t);
 
 // One metadata value: a scalar, a string, or an array of one element type (arrays may nest).
 class Value {

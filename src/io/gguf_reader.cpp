@@ -58,29 +58,6 @@ LogFn& log_fn() {
   return fn;
 }
 
-// Fixed-width scalar sizes; 0 for string/array.
-size_t scalar_width(ValueType t) {
-  switch (t) {
-    case ValueType::uint8:
-    case ValueType::int8:
-    case ValueType::bool_:
-      return 1;
-    case ValueType::uint16:
-    case ValueType::int16:
-      return 2;
-    case ValueType::uint32:
-    case ValueType::int32:
-    case ValueType::float32:
-      return 4;
-    case ValueType::uint64:
-    case ValueType::int64:
-    case ValueType::float64:
-      return 8;
-    default:
-      return 0;
-  }
-}
-
 bool known_value_type(uint32_t t) { return t <= uint32_t(ValueType::float64); }
 
 // Sequential little-endian reads over the mapped bytes; every read checks the bounds first.
@@ -136,7 +113,7 @@ Value read_value(Cursor& c, uint32_t type, uint64_t type_at, const std::string& 
     c.fail(type_at, "metadata '" + key + "': unknown value type " + std::to_string(type));
   }
   ValueType t = ValueType(type);
-  if (size_t w = scalar_width(t)) {
+  if (size_t w = value_type_width(t)) {
     uint64_t at = c.pos();
     uint64_t bits = c.read_uint(w, "a metadata value");
     if (t == ValueType::bool_ && bits > 1) {
@@ -153,13 +130,13 @@ Value read_value(Cursor& c, uint32_t type, uint64_t type_at, const std::string& 
   uint64_t count_at = c.pos();
   uint64_t count = c.u64("an array length");
   ValueType e = ValueType(et);
-  uint64_t min_elem = scalar_width(e) ? scalar_width(e) : (e == ValueType::string ? 8 : 12);
+  uint64_t min_elem = value_type_width(e) ? value_type_width(e) : (e == ValueType::string ? 8 : 12);
   if (count > c.remaining() / min_elem) {
     c.fail(count_at, "metadata '" + key + "': array of " + std::to_string(count) + " " + value_type_name(e) +
                          " elements needs at least " + std::to_string(min_elem) + " bytes each but only " +
                          std::to_string(c.remaining()) + " bytes remain");
   }
-  if (size_t w = scalar_width(e)) {
+  if (size_t w = value_type_width(e)) {
     const uint8_t* p = c.bytes(count * w, "array elements");
     if (e == ValueType::bool_) {
       for (uint64_t i = 0; i < count; ++i) {

@@ -38,23 +38,6 @@ bool signed_type(ValueType t) {
   return t == ValueType::int8 || t == ValueType::int16 || t == ValueType::int32 || t == ValueType::int64;
 }
 
-size_t width(ValueType t) {
-  switch (t) {
-    case ValueType::uint8:
-    case ValueType::int8:
-    case ValueType::bool_:
-      return 1;
-    case ValueType::uint16:
-    case ValueType::int16:
-      return 2;
-    case ValueType::uint32:
-    case ValueType::int32:
-    case ValueType::float32:
-      return 4;
-    default:
-      return 8;
-  }
-}
 
 // The element at `p` of numeric type `t`, as (is_float, signed value, unsigned value, double).
 struct Num {
@@ -67,7 +50,7 @@ struct Num {
 
 Num read_num(ValueType t, const uint8_t* p) {
   uint64_t bits = 0;
-  size_t w = width(t);
+  size_t w = value_type_width(t);
   for (size_t k = 0; k < w; ++k) bits |= uint64_t(p[k]) << (8 * k);
   Num n;
   if (t == ValueType::float32) {
@@ -99,6 +82,30 @@ Num read_num(ValueType t, const uint8_t* p) {
 }
 
 }  // namespace
+
+size_t value_type_width(ValueType t) {
+  switch (t) {
+    case ValueType::uint8:
+    case ValueType::int8:
+    case ValueType::bool_:
+      return 1;
+    case ValueType::uint16:
+    case ValueType::int16:
+      return 2;
+    case ValueType::uint32:
+    case ValueType::int32:
+    case ValueType::float32:
+      return 4;
+    case ValueType::uint64:
+    case ValueType::int64:
+    case ValueType::float64:
+      return 8;
+    case ValueType::string:
+    case ValueType::array:
+      break;
+  }
+  return 0;
+}
 
 const char* value_type_name(ValueType t) {
   switch (t) {
@@ -202,7 +209,7 @@ std::vector<int64_t> Value::ints() const {
   if (type_ != ValueType::array || !(integer_type(elem_) || elem_ == ValueType::bool_))
     wrong_kind(*this, "an array of integers");
   std::vector<int64_t> out(count_);
-  size_t w = width(elem_);
+  size_t w = value_type_width(elem_);
   for (uint64_t i = 0; i < count_; ++i) {
     Num n = read_num(elem_ == ValueType::bool_ ? ValueType::uint8 : elem_, raw_.data() + i * w);
     if (elem_ == ValueType::uint64 && n.u > uint64_t(std::numeric_limits<int64_t>::max()))
@@ -216,7 +223,7 @@ std::vector<float> Value::floats() const {
   if (type_ != ValueType::array || !(integer_type(elem_) || elem_ == ValueType::float32 || elem_ == ValueType::float64))
     wrong_kind(*this, "an array of numbers");
   std::vector<float> out(count_);
-  size_t w = width(elem_);
+  size_t w = value_type_width(elem_);
   if (elem_ == ValueType::float32) {
     if (count_ > 0) std::memcpy(out.data(), raw_.data(), count_ * 4);
     return out;
@@ -254,7 +261,7 @@ std::string Value::to_string(size_t max_items) const {
     } else if (elem_ == ValueType::bool_) {
       os << (raw_[i] ? "true" : "false");
     } else {
-      Num n = read_num(elem_, raw_.data() + i * width(elem_));
+      Num n = read_num(elem_, raw_.data() + i * value_type_width(elem_));
       if (n.is_float) os << n.f;
       else if (n.negative) os << n.i;
       else os << n.u;

@@ -24,8 +24,10 @@ class Buf {
     bytes_.insert(bytes_.end(), s.begin(), s.end());
   }
   void raw(const void* p, size_t n) {
-    auto* b = static_cast<const uint8_t*>(p);
-    bytes_.insert(bytes_.end(), b, b + n);
+    if (n == 0) return;
+    size_t at = bytes_.size();
+    bytes_.resize(at + n);
+    std::memcpy(bytes_.data() + at, p, n);
   }
   void put(uint64_t v, size_t w) {
     for (size_t k = 0; k < w; ++k) bytes_.push_back(uint8_t(v >> (8 * k)));
@@ -36,23 +38,6 @@ class Buf {
   std::vector<uint8_t> bytes_;
 };
 
-size_t width(ValueType t) {
-  switch (t) {
-    case ValueType::uint8:
-    case ValueType::int8:
-    case ValueType::bool_:
-      return 1;
-    case ValueType::uint16:
-    case ValueType::int16:
-      return 2;
-    case ValueType::uint32:
-    case ValueType::int32:
-    case ValueType::float32:
-      return 4;
-    default:
-      return 8;
-  }
-}
 
 void write_value(Buf& b, const Value& v) {
   switch (v.type()) {
@@ -91,7 +76,7 @@ void write_value(Buf& b, const Value& v) {
       return;
     default:
       // Integers: the two's-complement bits of the value, truncated to the type's width.
-      b.put(v.type() == ValueType::uint64 ? v.to_uint() : uint64_t(v.to_int()), width(v.type()));
+      b.put(v.type() == ValueType::uint64 ? v.to_uint() : uint64_t(v.to_int()), value_type_width(v.type()));
       return;
   }
 }
