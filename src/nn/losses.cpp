@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ops/op_utils.h"
 #include "tessera/ops.h"
 
 namespace tessera::nn::losses {
@@ -39,16 +40,10 @@ int normalize_axis(const char* op, int axis, int ndim) {
   return ax;
 }
 
-std::string shape_str(const Shape& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 void check_same_shape(const char* op, const array& a, const array& b, const char* what) {
   if (a.shape() != b.shape()) {
-    throw std::invalid_argument(std::string("[") + op + "] " + what + " shapes differ: " + shape_str(a.shape()) +
-                                " vs " + shape_str(b.shape()) + ".");
+    throw std::invalid_argument(std::string("[") + op + "] " + what + " shapes differ: " + shape_list(a.shape()) +
+                                " vs " + shape_list(b.shape()) + ".");
   }
 }
 
@@ -63,9 +58,9 @@ array class_indices(const char* op, const array& inputs, const array& targets, i
   Shape want = inputs.shape();
   want.erase(want.begin() + ax);
   if (targets.shape() != want) {
-    throw std::invalid_argument(std::string("[") + op + "] Targets of shape " + shape_str(targets.shape()) +
-                                " do not match inputs of shape " + shape_str(inputs.shape()) + " without axis " +
-                                std::to_string(ax) + " (expected " + shape_str(want) + ").");
+    throw std::invalid_argument(std::string("[") + op + "] Targets of shape " + shape_list(targets.shape()) +
+                                " do not match inputs of shape " + shape_list(inputs.shape()) + " without axis " +
+                                std::to_string(ax) + " (expected " + shape_list(want) + ").");
   }
   array t = targets;
   if (ignore_index) t = where(equal(targets, array(*ignore_index, targets.dtype())), zeros_like(targets), targets);

@@ -7,21 +7,14 @@
 #include <unordered_map>
 
 #include "tessera/io.h"
+#include "ops/op_utils.h"
 #include "tessera/ops.h"
 
 namespace tessera::nn {
 
 namespace {
 
-std::string shape_string(const Shape& s) {
-  std::ostringstream os;
-  os << '[';
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << ']';
-  return os.str();
-}
-
-std::string describe_array(const array& a) { return shape_string(a.shape()) + " " + dtype_name(a.dtype()); }
+std::string describe_array(const array& a) { return shape_list(a.shape()) + " " + dtype_name(a.dtype()); }
 
 void check_component(const char* op, const std::string& name) {
   if (name.empty() || name.find('.') != std::string::npos) {
@@ -242,8 +235,8 @@ void Module::update(const Params& params) {
     if (!e) {
       unknown.push_back(name);
     } else if (e->value.shape() != value.shape()) {
-      mismatched.push_back(name + ": expected " + shape_string(e->value.shape()) + ", got " +
-                           shape_string(value.shape()));
+      mismatched.push_back(name + ": expected " + shape_list(e->value.shape()) + ", got " +
+                           shape_list(value.shape()));
     }
     targets.push_back(e);
   }

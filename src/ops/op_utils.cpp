@@ -12,6 +12,14 @@ std::string shape_str(const Shape& s) {
   return os.str();
 }
 
+std::string shape_list(const Shape& s) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  os << "]";
+  return os.str();
+}
+
 int normalize_axis(int axis, int ndim, const char* op) {
   if (axis < -ndim || axis >= ndim) {
     throw_range(op, "Axis ", axis, " is out of bounds for array with ", ndim, " dimensions.");

@@ -14,6 +14,8 @@
 namespace tessera {
 
 std::string shape_str(const Shape& s);
+// "[2, 3]": the form the nn, optimizer and model loaders' messages use.
+std::string shape_list(const Shape& s);
 
 template <typename... Args>
 [[noreturn]] void throw_invalid(const char* op, Args&&... args) {

@@ -6,21 +6,10 @@
 #include <stdexcept>
 
 #include "tessera/io.h"
+#include "ops/op_utils.h"
 #include "tessera/ops.h"
 
 namespace tessera::optimizers {
-
-namespace {
-
-std::string shape_string(const Shape& s) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
-}
-
-}  // namespace
 
 array LearningRate::at(int step) const {
   if (schedule_) return astype(schedule_(step), float32);
@@ -52,8 +41,8 @@ void Optimizer::check_slots(const std::string& param_name, const array& param, c
     if (it == slots.end()) {
       err << " missing slot '" << slot << "';";
     } else if (it->second.shape() != a.shape()) {
-      err << " slot '" << slot << "' has shape " << shape_string(it->second.shape()) << ", expected "
-          << shape_string(a.shape()) << ";";
+      err << " slot '" << slot << "' has shape " << shape_list(it->second.shape()) << ", expected "
+          << shape_list(a.shape()) << ";";
     }
   }
   for (const auto& [slot, a] : slots) {
@@ -75,8 +64,8 @@ Params Optimizer::apply_gradients(const Params& grads, const Params& params) {
     }
     if (it->second.shape() != g.shape()) {
       throw std::invalid_argument("[" + this->name() + "] Gradient for '" + name + "' has shape " +
-                                  shape_string(g.shape()) + " but the parameter has shape " +
-                                  shape_string(it->second.shape()) + ".");
+                                  shape_list(g.shape()) + " but the parameter has shape " +
+                                  shape_list(it->second.shape()) + ".");
     }
   }
   if (check_restored_) {

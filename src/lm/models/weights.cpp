@@ -4,31 +4,20 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "ops/op_utils.h"
 #include "tessera/ops.h"
 
 namespace tessera::lm {
-
-namespace {
-
-std::string shape_text(const Shape& s) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
-}
-
-}  // namespace
 
 const Weight& WeightStore::get(const std::string& name, const Shape& shape) {
   auto it = map_.find(name);
   if (it == map_.end()) {
     throw std::invalid_argument("[load_model] " + file_ + ": missing tensor '" + name + "' (expected shape " +
-                                shape_text(shape) + ")");
+                                shape_list(shape) + ")");
   }
   if (it->second.shape != shape) {
     throw std::invalid_argument("[load_model] " + file_ + ": tensor '" + it->second.source + "' has shape " +
-                                shape_text(it->second.shape) + ", expected " + shape_text(shape));
+                                shape_list(it->second.shape) + ", expected " + shape_list(shape));
   }
   used_.insert(name);
   return it->second;
