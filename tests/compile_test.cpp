@@ -310,6 +310,25 @@ TEST(Compile, CommonSubexpressionsAreMerged) {
   enable_compile();
 }
 
+TEST(Compile, ScansArgReductionsAndPadsAreMerged) {
+  auto fn = [](const std::vector<array>& in) {
+    const array& x = in[0];
+    array scans = add(cumsum(x, 1), cumsum(x, 1));
+    array other = cumsum(x, 1, /*reverse=*/true);  // different parameters: kept apart
+    array idx = add(argmax(x, 1), argmax(x, 1));
+    array padded = add(pad(x, std::vector<int>{1}, Shape{1}, Shape{2}), pad(x, std::vector<int>{1}, Shape{1}, Shape{2}));
+    return std::vector<array>{add(scans, other), idx, padded};
+  };
+  auto f = compile(fn);
+  array x = uniform({3, 5}, -1, 1, 1);
+  auto got = f({x});
+  auto want = fn({x});
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(identical(got[i], want[i])) << "output " << i;
+  EXPECT_EQ(count_kind(f, PrimitiveKind::Scan), 2);
+  EXPECT_EQ(count_kind(f, PrimitiveKind::ArgReduce), 1);
+  EXPECT_EQ(count_kind(f, PrimitiveKind::Pad), 1);
+}
+
 TEST(Compile, ConstantSubgraphsFoldOnce) {
   array w = uniform({64}, -1, 1, 5);
   auto fn = [w](const std::vector<array>& in) {

@@ -48,6 +48,11 @@ class ArgReduce : public Primitive {
   const char* name() const override { return op_ == ArgReduceOp::ArgMin ? "argmin" : "argmax"; }
   ArgReduceOp op() const { return op_; }
   int axis() const { return axis_; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& r = static_cast<const ArgReduce&>(o);
+    return r.op_ == op_ && r.axis_ == axis_;
+  }
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
   std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
@@ -76,6 +81,11 @@ class Scan : public Primitive {
   int axis() const { return axis_; }
   bool reverse() const { return reverse_; }
   bool inclusive() const { return inclusive_; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& r = static_cast<const Scan&>(o);
+    return r.op_ == op_ && r.axis_ == axis_ && r.reverse_ == reverse_ && r.inclusive_ == inclusive_;
+  }
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
   std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,

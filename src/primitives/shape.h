@@ -142,6 +142,9 @@ class Contiguous : public Primitive {
   PrimitiveKind kind() const override { return PrimitiveKind::Contiguous; }
   const char* name() const override { return "contiguous"; }
   bool allow_col_major() const { return allow_col_major_; }
+  bool is_equivalent(const Primitive& o) const override {
+    return o.kind() == kind() && static_cast<const Contiguous&>(o).allow_col_major_ == allow_col_major_;
+  }
 
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
@@ -183,6 +186,11 @@ class Pad : public Primitive {
   const std::vector<int>& axes() const { return axes_; }
   const Shape& low() const { return low_; }
   const Shape& high() const { return high_; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& p = static_cast<const Pad&>(o);
+    return p.axes_ == axes_ && p.low_ == low_ && p.high_ == high_;
+  }
 
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
