@@ -693,6 +693,17 @@ TEST(LlamaModel, LoadErrorsNameTheProblem) {
   });
   e = error_of([&] { lm::load_model(missing); });
   EXPECT_NE(e.find("missing tensor 'model.layers.2.mlp.up_proj.weight'"), std::string::npos) << e;
+  // A corrupt block count fails before per-layer state is sized by it.
+  for (int64_t count : {int64_t(6), int64_t(167772161)}) {
+    std::string blocks = copy_with("blocks.gguf", [&](auto& meta, auto&) {
+      for (auto& [k, v] : meta)
+        if (k == "llama.block_count") v = Value(uint32_t(count));
+    });
+    e = error_of([&] { lm::load_model(blocks); });
+    EXPECT_NE(e.find("'llama.block_count' = " + std::to_string(count) + " but the file holds no tensors of block"),
+              std::string::npos)
+        << e;
+  }
   // A mis-shaped tensor.
   std::string shaped = copy_with("shape.gguf", [](auto&, auto& ts) {
     for (auto& t : ts)

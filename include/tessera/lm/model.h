@@ -13,8 +13,10 @@
 
 namespace tessera::lm {
 
+// What a model file needs to build its graph. Defaults describe Llama; the other architectures
+// set the fields they use (hf_config.cpp from config.json, gguf_loader.cpp from GGUF metadata).
 struct ModelConfig {
-  std::string architecture;  // "llama", ...
+  std::string architecture;  // "llama", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3", ...
   int vocab_size = 0;
   int hidden_size = 0;
   int num_layers = 0;
@@ -32,6 +34,50 @@ struct ModelConfig {
   // that the interleaved form applies.
   bool rope_traditional = false;
   bool tie_word_embeddings = false;
+
+  // Rope frequency rules beyond the plain base^(2i / rope_dims) (transformers' rope_type):
+  //   "default" or "linear" (rope_scale above);
+  //   "llama3": frequencies with wavelength above rope_original_context / rope_low_freq_factor
+  //     are divided by rope_factor, those below rope_original_context / rope_high_freq_factor
+  //     kept, those between interpolated (Llama 3.1 / 3.2);
+  //   "longrope": per-frequency divisors rope_short_factors, replaced by rope_long_factors once
+  //     a sequence grows past rope_original_context; the rotated features of queries and keys are
+  //     scaled by rope_attention_factor (Phi-3 128k, Phi-3.5, Phi-4-mini). GGUF files carry the
+  //     factors as tensors rope_factors_short / rope_factors_long instead.
+  std::string rope_type = "default";
+  float rope_factor = 1.0f;
+  float rope_low_freq_factor = 1.0f;
+  float rope_high_freq_factor = 4.0f;
+  int rope_original_context = 0;
+  float rope_attention_factor = 1.0f;
+  std::vector<float> rope_short_factors, rope_long_factors;  // rope_dims / 2 each
+  // Rope base of the sliding-window layers, which also skip rope scaling (Gemma 3's
+  // rope_local_base_freq); 0: rope_theta.
+  float rope_local_theta = 0.0f;
+
+  // Attention.
+  bool attention_bias = false;      // q, k and v projections carry biases (Qwen2; attention_bias)
+  bool attention_out_bias = false;  // so does the output projection (attention_bias outside Qwen2)
+  bool qk_norm = false;             // RMSNorm over each head's queries and keys before rope (Qwen3, Gemma 3)
+  float query_scale = 0.0f;         // multiplies q.k; 0: 1 / sqrt(head_dim) (Gemma: query_pre_attn_scalar^-1/2)
+  float attn_logit_softcap = 0.0f;  // scores -> cap * tanh(scores / cap) before masking (Gemma 2); 0: off
+  // Sliding-window layers see the last `sliding_window` positions, their own included
+  // (transformers' "sliding_attention"); which layers slide is `sliding_layers` (num_layers flags;
+  // empty: none).
+  int sliding_window = 0;
+  std::vector<bool> sliding_layers;
+
+  // Blocks.
+  std::string hidden_act = "silu";  // the gated MLP's activation: "silu", "gelu_pytorch_tanh" or "gelu"
+  // Gemma 2/3's sandwich norms: attention and MLP outputs are normalized before the residual adds
+  // (post_attention_layernorm, post_feedforward_layernorm), and the MLP's input norm is
+  // pre_feedforward_layernorm.
+  bool sandwich_norms = false;
+  // Added to every RMSNorm weight: 1 for Gemma's Hugging Face checkpoints, which store w - 1
+  // (GGUF converters already added it).
+  float norm_offset = 0.0f;
+  float embed_scale = 1.0f;           // multiplies token embeddings (Gemma: sqrt(hidden_size))
+  float final_logit_softcap = 0.0f;   // logits -> cap * tanh(logits / cap) (Gemma 2); 0: off
 };
 
 class Model {
@@ -57,7 +103,8 @@ struct LoadedModel {
   std::string path;
 };
 
-// A .gguf file (model and embedded tokenizer). std::invalid_argument / std::runtime_error naming
+// A .gguf file (model and embedded tokenizer) or a Hugging Face / MLX model directory.
+// std::invalid_argument / std::runtime_error naming
 // the file and what is wrong (unknown architecture, missing or mis-shaped tensor, bad metadata).
 LoadedModel load_model(const std::string& path, const LoadOptions& options = {});
 

@@ -4,6 +4,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "lm/models/loaders.h"
 #include "lm/models/registry.h"
 #include "lm/models/weights.h"
 #include "tessera/gguf.h"
@@ -105,7 +106,7 @@ ModelConfig read_config(const gguf::Reader& r) {
 
 }  // namespace
 
-LoadedModel load_model(const std::string& path, const LoadOptions& options) {
+LoadedModel load_gguf_model(const std::string& path, const LoadOptions& options) {
   gguf::Reader r(path);
   ModelFactory make = find_architecture(r.get_string("general.architecture"), path);
   ModelConfig cfg = read_config(r);
@@ -152,6 +153,18 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   if (embd->dims.size() != 2) throw std::invalid_argument("[load_model] " + path + ": token_embd.weight must be 2-D");
   cfg.vocab_size = int(embd->dims[1]);
   cfg.tie_word_embeddings = r.find_tensor("output.weight") == nullptr;
+
+  // The block count sizes per-layer state before any weight is looked up, so it is checked
+  // against the blocks the file holds: a corrupt count must fail here, not allocate.
+  const std::string last_block = "blk." + std::to_string(cfg.num_layers - 1) + ".";
+  bool has_last_block = false;
+  for (const auto& t : r.tensors()) has_last_block = has_last_block || t.name.rfind(last_block, 0) == 0;
+  if (size_t(cfg.num_layers) > r.tensors().size() || !has_last_block) {
+    throw std::invalid_argument("[load_model] " + path + ": metadata '" + cfg.architecture + ".block_count' = " +
+                                std::to_string(cfg.num_layers) + " but the file holds no tensors of block " +
+                                std::to_string(cfg.num_layers - 1) + " (" + std::to_string(r.tensors().size()) +
+                                " tensors in all)");
+  }
 
   LoadedModel out;
   out.path = path;
