@@ -63,6 +63,17 @@ Linear Linear::concat(const std::vector<Linear>& parts) {
   return out;
 }
 
+array Linear::dense_product(const array& x) const {
+  // A bfloat16 weight multiplies bfloat16 activations (the CPU's BF16 dot products, float32
+  // accumulation) and the product comes back in the activations' type: promoting instead would
+  // widen the whole weight to float32 on every call. A float16 weight is promoted: float16 GEMM
+  // widens the weight anyway, and rounding the activations to float16 could overflow.
+  if (wt_->dtype() == bfloat16 && x.dtype() != bfloat16 && issubdtype(x.dtype(), floating)) {
+    return astype(matmul(astype(x, bfloat16), *wt_), x.dtype());
+  }
+  return matmul(x, *wt_);
+}
+
 array Linear::operator()(const array& x) const {
   if (!parts_.empty()) {
     std::vector<array> ys;
@@ -71,7 +82,7 @@ array Linear::operator()(const array& x) const {
   }
   array y = quant_ ? quantized_matmul(x, quant_->wq, quant_->scales, quant_->biases, true, quant_->group_size,
                                       quant_->bits)
-                   : matmul(x, *wt_);
+                   : dense_product(x);
   return bias_ ? add(y, *bias_) : y;
 }
 

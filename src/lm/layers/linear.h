@@ -25,6 +25,7 @@ class Linear {
 
  private:
   Linear() = default;
+  array dense_product(const array& x) const;
   std::optional<array> wt_;  // dense: [in, out] view of the [out, in] weight
   std::optional<QuantizedWeight> quant_;
   std::optional<array> bias_;
