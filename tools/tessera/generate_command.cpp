@@ -14,8 +14,10 @@
 namespace tessera::cli {
 
 int generate_command(const std::vector<std::string>& argv) {
-  Args args("tessera generate", "Generate text from a prompt. --model takes a .gguf file (model and tokenizer).");
-  args.option("model", "PATH", "model file (.gguf)");
+  Args args("tessera generate",
+            "Generate text from a prompt. --model takes a .gguf file (model and tokenizer) or a Hugging Face / MLX "
+            "model directory (config.json, *.safetensors, tokenizer.json).");
+  args.option("model", "PATH", "a .gguf file or a model directory");
   args.option("prompt", "TEXT", "the prompt; empty starts from BOS", "\"\"");
   args.option("max-tokens", "N", "tokens to generate at most", "256");
   args.option("temp", "T", "sampling temperature; 0 is greedy", "0");
@@ -57,7 +59,9 @@ int generate_command(const std::vector<std::string>& argv) {
 
   lm::LoadedModel m = lm::load_model(args.str("model"));
   if (!m.tokenizer) {
-    throw std::invalid_argument(args.str("model") + " has no tokenizer Tessera can read (only 'llama' GGUF vocabularies for now)");
+    throw std::invalid_argument(args.str("model") +
+                                " has no tokenizer Tessera can read (a directory needs tokenizer.json; a .gguf file a "
+                                "'llama' vocabulary)");
   }
   const std::string prompt = args.str("prompt");
   lm::TokenCallback stream;
