@@ -12,10 +12,11 @@ struct Entry {
 };
 
 // GGUF's general.architecture and config.json's model_type share these names; Mistral and
-// TinyLlama files say "llama" or "mistral" for the same graph.
+// TinyLlama files say "llama" or "mistral" for the same graph. Gemma 3's text-only checkpoints
+// say "gemma3_text", its multimodal ones (whose language model runs here) and GGUF "gemma3".
 constexpr Entry kArchitectures[] = {
-    {"llama", make_llama},
-    {"mistral", make_llama},
+    {"llama", make_llama},   {"mistral", make_llama}, {"qwen2", make_qwen2},       {"qwen3", make_qwen3},
+    {"gemma2", make_gemma2}, {"gemma3", make_gemma3}, {"gemma3_text", make_gemma3}, {"phi3", make_phi3},
 };
 
 }  // namespace

@@ -12,6 +12,11 @@ namespace tessera::lm {
 using ModelFactory = std::shared_ptr<Model> (*)(const ModelConfig&, WeightStore&);
 
 std::shared_ptr<Model> make_llama(const ModelConfig& config, WeightStore& weights);
+std::shared_ptr<Model> make_qwen2(const ModelConfig& config, WeightStore& weights);
+std::shared_ptr<Model> make_qwen3(const ModelConfig& config, WeightStore& weights);
+std::shared_ptr<Model> make_gemma2(const ModelConfig& config, WeightStore& weights);
+std::shared_ptr<Model> make_gemma3(const ModelConfig& config, WeightStore& weights);
+std::shared_ptr<Model> make_phi3(const ModelConfig& config, WeightStore& weights);
 
 // The factory for `architecture`; std::invalid_argument listing the supported names otherwise.
 ModelFactory find_architecture(const std::string& architecture, const std::string& file);
