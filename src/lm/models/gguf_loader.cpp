@@ -1,6 +1,7 @@
 // Loading a model from a GGUF file: the config from "<arch>.*" metadata, tensors renamed from
 // llama.cpp's names to the Hugging Face-style names the model files use, quantized tensors
 // converted to the affine layout, and the embedded tokenizer.
+#include <cmath>
 #include <map>
 #include <stdexcept>
 
@@ -35,8 +36,26 @@ constexpr std::pair<const char*, const char*> kBlockNames[] = {
     {"ffn_up", "mlp.up_proj"},
     {"ffn_down", "mlp.down_proj"},
 };
+// Where an architecture names a block tensor differently, its entry here wins: Gemma's ffn_norm
+// is the norm before the MLP, its sandwich norms have their own names, and Phi-3 keeps q/k/v and
+// gate/up fused (attn_qkv; ffn_up holds gate then up).
+struct ArchName {
+  const char* arch;
+  const char* gguf;
+  const char* hf;
+};
+constexpr ArchName kArchBlockNames[] = {
+    {"gemma2", "ffn_norm", "pre_feedforward_layernorm"},
+    {"gemma2", "post_attention_norm", "post_attention_layernorm"},
+    {"gemma2", "post_ffw_norm", "post_feedforward_layernorm"},
+    {"gemma3", "ffn_norm", "pre_feedforward_layernorm"},
+    {"gemma3", "post_attention_norm", "post_attention_layernorm"},
+    {"gemma3", "post_ffw_norm", "post_feedforward_layernorm"},
+    {"phi3", "attn_qkv", "self_attn.qkv_proj"},
+    {"phi3", "ffn_up", "mlp.gate_up_proj"},
+};
 
-std::string hf_name(const std::string& name) {
+std::string hf_name(const std::string& name, const std::string& arch) {
   for (auto& [g, h] : kGlobalNames) {
     if (name == g) return h;
   }
@@ -46,8 +65,12 @@ std::string hf_name(const std::string& name) {
     size_t last = name.rfind('.');
     if (dot != std::string::npos && last > dot) {
       std::string layer = name.substr(4, dot - 4), part = name.substr(dot + 1, last - dot - 1);
+      auto renamed = [&](const char* h) { return "model.layers." + layer + "." + h + name.substr(last); };
+      for (auto& e : kArchBlockNames) {
+        if (arch == e.arch && part == e.gguf) return renamed(e.hf);
+      }
       for (auto& [g, h] : kBlockNames) {
-        if (part == g) return "model.layers." + layer + "." + h + name.substr(last);
+        if (part == g) return renamed(h);
       }
     }
   }
@@ -81,26 +104,72 @@ ModelConfig read_config(const gguf::Reader& r) {
   c.rms_norm_eps = float(r.get_float(a + "attention.layer_norm_rms_epsilon", 1e-5));
   c.rope_theta = float(r.get_float(a + "rope.freq_base", 10000.0));
   c.rope_dims = positive(r, a + "rope.dimension_count", c.head_dim);
+  auto fail = [&](const std::string& what) { throw std::invalid_argument("[load_model] " + r.path() + ": " + what); };
   std::string scaling = r.get_string(a + "rope.scaling.type", "none");
   if (scaling == "linear") {
     double f = r.get_float(a + "rope.scaling.factor", 1.0);
-    if (!(f > 0)) throw std::invalid_argument("[load_model] " + r.path() + ": rope.scaling.factor must be > 0");
+    if (!(f > 0)) fail("rope.scaling.factor must be > 0");
     c.rope_scale = float(1.0 / f);
   } else if (scaling != "none") {
-    throw std::invalid_argument("[load_model] " + r.path() + ": rope scaling '" + scaling + "' is not supported yet");
+    fail("metadata '" + a + "rope.scaling.type' = '" + scaling +
+         "' names a rope scaling Tessera does not implement (supported: none, linear)");
   }
   if (c.num_heads % c.num_kv_heads != 0) {
-    throw std::invalid_argument("[load_model] " + r.path() + ": " + std::to_string(c.num_heads) +
-                                " attention heads are not a multiple of " + std::to_string(c.num_kv_heads) +
-                                " key/value heads");
+    fail(std::to_string(c.num_heads) + " attention heads are not a multiple of " + std::to_string(c.num_kv_heads) +
+         " key/value heads");
   }
   if (c.rope_dims > c.head_dim || c.rope_dims % 2 != 0) {
-    throw std::invalid_argument("[load_model] " + r.path() + ": rope dimension " + std::to_string(c.rope_dims) +
-                                " must be even and at most the head size " + std::to_string(c.head_dim));
+    fail("rope dimension " + std::to_string(c.rope_dims) + " must be even and at most the head size " +
+         std::to_string(c.head_dim));
   }
-  // llama.cpp's converters permute the Q and K rows of Hugging Face checkpoints so that its
-  // default rope, which rotates adjacent pairs, applies; llama2.c weights already use it.
-  c.rope_traditional = true;
+  // llama.cpp's converters permute the Q and K rows of Llama checkpoints so that its default
+  // rope, which rotates adjacent pairs, applies (llama2.c weights already use it); the other
+  // architectures keep Hugging Face's rows and rotate the two halves of each head.
+  c.rope_traditional = c.architecture == "llama" || c.architecture == "mistral";
+  // Biases are where the file has them (Qwen 2 always; others when trained with them).
+  c.attention_bias = r.find_tensor("blk.0.attn_q.bias") != nullptr || r.find_tensor("blk.0.attn_qkv.bias") != nullptr;
+  c.attention_out_bias = r.find_tensor("blk.0.attn_output.bias") != nullptr;
+
+  auto sliding_every = [&](int period, bool last_is_global) {
+    c.sliding_layers.assign(size_t(c.num_layers), false);
+    for (int i = 0; i < c.num_layers; ++i) c.sliding_layers[size_t(i)] = last_is_global ? (i + 1) % period != 0 : i % period == 0;
+  };
+  auto non_negative = [&](const std::string& key) {
+    double v = r.get_float(key, 0.0);
+    if (!(v >= 0)) fail("metadata '" + key + "' must be >= 0");
+    return float(v);
+  };
+  auto window = [&] {
+    const std::string key = a + "attention.sliding_window";
+    int64_t v = r.get_int(key, 0);
+    if (v < 0 || v > (int64_t(1) << 30)) fail("metadata '" + key + "' = " + std::to_string(v) + " is out of range");
+    return int(v);
+  };
+  const bool gemma2 = c.architecture == "gemma2", gemma3 = c.architecture == "gemma3";
+  if (gemma2 || gemma3) {
+    // llama.cpp's rules: even layers slide in Gemma 2, five of every six in Gemma 3 (whose local
+    // layers rotate with base 10000); queries are scaled by 1/sqrt(head_dim) except in the 27B
+    // models, whose query_pre_attn_scalar is hidden / heads; norms already hold 1 + w.
+    c.hidden_act = "gelu_pytorch_tanh";
+    c.sliding_window = window();
+    if (c.sliding_window > 0) gemma2 ? sliding_every(2, false) : sliding_every(6, true);
+    if (gemma3 && c.sliding_window > 0) c.rope_local_theta = 10000.0f;
+    const bool big = c.num_layers == (gemma2 ? 46 : 62);
+    c.query_scale = 1.0f / std::sqrt(float(big ? c.hidden_size / c.num_heads : c.head_dim));
+    c.attn_logit_softcap = non_negative(a + "attn_logit_softcapping");
+    c.final_logit_softcap = non_negative(a + "final_logit_softcapping");
+  }
+  if (c.architecture == "phi3") {
+    c.sliding_window = window();
+    if (c.sliding_window > 0) sliding_every(1, false);
+    // LongRoPE keeps its per-frequency factors as tensors (read with the weights).
+    if (r.find_tensor("rope_factors_long.weight") || r.find_tensor("rope_factors_short.weight")) {
+      c.rope_type = "longrope";
+      c.rope_original_context = positive(r, a + "rope.scaling.original_context_length", c.context_length > 0 ? c.context_length : 4096);
+      c.rope_attention_factor = float(r.get_float(a + "rope.scaling.attn_factor", 1.0));
+      if (!(c.rope_attention_factor > 0)) fail("metadata '" + a + "rope.scaling.attn_factor' must be > 0");
+    }
+  }
   return c;
 }
 
@@ -115,7 +184,7 @@ LoadedModel load_gguf_model(const std::string& path, const LoadOptions& options)
   std::map<std::string, int> converted, dequantized, widened;
   for (const auto& t : r.tensors()) {
     Weight w{std::nullopt, std::nullopt, t.shape(), t.name};
-    const std::string name = hf_name(t.name);
+    const std::string name = hf_name(t.name, cfg.architecture);
     bool is_embedding = name == "model.embed_tokens.weight";
     std::optional<gguf::QuantizedTensor> q;
     if (options.keep_quantized && !is_embedding) q = r.load_quantized(t.name);
