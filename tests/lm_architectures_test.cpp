@@ -397,6 +397,9 @@ TEST(LmConfig, UnsupportedValuesAreNamed) {
 
   json g3 = {{"model_type", "gemma3"}, {"text_config", {{"hidden_size", -1}}}};
   EXPECT_HAS(error_of(g3), "field 'text_config.hidden_size' = -1 must be a positive integer");
+  json deep = small("llama");
+  deep["num_hidden_layers"] = 1 << 30;
+  EXPECT_HAS(error_of(deep), "field 'num_hidden_layers' = 1073741824 exceeds 65536 layers");
   json emb = small("gemma3_text");
   emb["use_bidirectional_attention"] = true;
   EXPECT_HAS(error_of(emb), "use_bidirectional_attention");
@@ -459,6 +462,35 @@ TEST(LmConfig, ArchitectureRulesAndDefaults) {
   EXPECT_EQ(c.rope_original_context, 4096);
   EXPECT_NEAR(c.rope_attention_factor, std::sqrt(1 + std::log(32.0) / std::log(4096.0)), 1e-6);
   EXPECT_EQ(c.rope_long_factors.size(), 8u);
+}
+
+TEST(LmConfig, GgufMetadataErrorsAreNamed) {
+  fs::path path = fs::temp_directory_path() / ("tessera-arch-meta-" + std::to_string(getpid()) + ".gguf");
+  auto error_with = [&](const std::string& arch, std::vector<std::pair<std::string, Value>> extra) {
+    const std::string a = arch + ".";
+    std::vector<std::pair<std::string, Value>> meta = {
+        {"general.architecture", Value(arch)},          {a + "embedding_length", Value(uint32_t(64))},
+        {a + "block_count", Value(uint32_t(1000))},     {a + "attention.head_count", Value(uint32_t(4))},
+        {a + "feed_forward_length", Value(uint32_t(96))},
+    };
+    for (auto& kv : extra) meta.push_back(kv);
+    gguf::save(path.string(), meta, {{"token_embd.weight", zeros({100, 64})}});
+    std::string e;
+    try {
+      lm::load_model(path.string());
+    } catch (const std::exception& ex) {
+      e = ex.what();
+    }
+    fs::remove(path);
+    return e;
+  };
+  EXPECT_HAS(error_with("gemma2", {{"gemma2.rope.scaling.type", Value("yarn")}}),
+             "metadata 'gemma2.rope.scaling.type' = 'yarn' names a rope scaling Tessera does not implement");
+  EXPECT_HAS(error_with("gemma2", {{"gemma2.attention.sliding_window", Value(uint32_t(4))}}),
+             "metadata 'gemma2.block_count' = 1000 but the file holds only 1 tensors");
+  EXPECT_HAS(error_with("phi3", {{"phi3.attention.sliding_window", Value(int32_t(-3))}}),
+             "metadata 'phi3.attention.sliding_window' = -3 is out of range");
+  EXPECT_HAS(error_with("falcon", {}), "unsupported architecture 'falcon'");
 }
 
 }  // namespace

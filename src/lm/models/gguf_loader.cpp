@@ -131,6 +131,11 @@ ModelConfig read_config(const gguf::Reader& r) {
   c.attention_out_bias = r.find_tensor("blk.0.attn_output.bias") != nullptr;
 
   auto sliding_every = [&](int period, bool last_is_global) {
+    // Per-layer flags are sized by the block count: a count the file cannot back fails first.
+    if (size_t(c.num_layers) > r.tensors().size()) {
+      fail("metadata '" + a + "block_count' = " + std::to_string(c.num_layers) + " but the file holds only " +
+           std::to_string(r.tensors().size()) + " tensors");
+    }
     c.sliding_layers.assign(size_t(c.num_layers), false);
     for (int i = 0; i < c.num_layers; ++i) c.sliding_layers[size_t(i)] = last_is_global ? (i + 1) % period != 0 : i % period == 0;
   };

@@ -1,6 +1,7 @@
 #include "lm/models/hf_config.h"
 
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 
@@ -45,6 +46,7 @@ constexpr std::pair<const char*, const char*> kDefaults[] = {
 };
 
 constexpr const char* kRopeTypes = "default, linear, llama3, longrope";
+constexpr int kMaxLayers = 1 << 16;
 
 [[noreturn]] void fail(const std::string& file, const std::string& what) {
   throw std::invalid_argument("[load_model] " + file + ": " + what);
@@ -78,7 +80,10 @@ struct Fields {
     if (!v) return std::nullopt;
     if (!v->is_number()) fail(file, "field " + name(key) + " = " + v->dump() + " must be a number");
     double d = v->get<double>();
-    if (!std::isfinite(d)) fail(file, "field " + name(key) + " must be finite");
+    // Values end up in float fields.
+    if (!(std::abs(d) <= double(std::numeric_limits<float>::max()))) {
+      fail(file, "field " + name(key) + " = " + v->dump() + " is out of range");
+    }
     return d;
   }
   double number(const char* key, double fallback) const { return number(key).value_or(fallback); }
@@ -109,7 +114,7 @@ struct Fields {
     }
     std::vector<float> out;
     for (auto& x : *v) {
-      if (!x.is_number() || !(x.get<double>() > 0) || !std::isfinite(x.get<double>())) {
+      if (!x.is_number() || !(x.get<double>() > 0) || !(x.get<double>() <= double(std::numeric_limits<float>::max()))) {
         fail(file, "field " + name(key) + " holds " + x.dump() + "; expected positive numbers");
       }
       out.push_back(x.get<float>());
@@ -179,17 +184,14 @@ std::vector<bool> sliding_layers(const Fields& f, const ModelConfig& c) {
     return out;
   }
   const std::string& a = c.architecture;
+  const bool gemma3 = a == "gemma3" || a == "gemma3_text", qwen = a == "qwen2" || a == "qwen3";
+  const int pattern = gemma3 ? f.positive_int("sliding_window_pattern", 6) : 0;
+  const int first_sliding = qwen ? f.positive_int("max_window_layers", 0) : 0;
   for (int i = 0; i < c.num_layers; ++i) {
-    if (a == "gemma2") {
-      out[size_t(i)] = i % 2 == 0;
-    } else if (a == "gemma3" || a == "gemma3_text") {
-      const int pattern = f.positive_int("sliding_window_pattern", 6);
-      out[size_t(i)] = (i + 1) % pattern != 0;
-    } else if (a == "qwen2" || a == "qwen3") {
-      out[size_t(i)] = f.boolean("use_sliding_window", false) && i >= f.positive_int("max_window_layers", 0);
-    } else {
-      out[size_t(i)] = true;  // Mistral, Phi-3: every layer, whenever a window is given
-    }
+    if (a == "gemma2") out[size_t(i)] = i % 2 == 0;
+    else if (gemma3) out[size_t(i)] = (i + 1) % pattern != 0;
+    else if (qwen) out[size_t(i)] = i >= first_sliding;
+    else out[size_t(i)] = true;  // Mistral, Phi-3: every layer, whenever a window is given
   }
   return out;
 }
@@ -225,6 +227,11 @@ ModelConfig config_from_hf(const json& top, const std::string& file) {
   c.vocab_size = f.positive_int("vocab_size");
   c.hidden_size = f.positive_int("hidden_size");
   c.num_layers = f.positive_int("num_hidden_layers");
+  // Per-layer state is sized by this before any weight is seen; no model comes near the bound.
+  if (c.num_layers > kMaxLayers) {
+    fail(file, "field " + f.name("num_hidden_layers") + " = " + std::to_string(c.num_layers) + " exceeds " +
+                   std::to_string(kMaxLayers) + " layers");
+  }
   c.num_heads = f.positive_int("num_attention_heads");
   c.num_kv_heads = f.positive_int("num_key_value_heads", c.num_heads);
   c.head_dim = f.positive_int("head_dim", c.hidden_size / c.num_heads);
@@ -250,8 +257,8 @@ ModelConfig config_from_hf(const json& top, const std::string& file) {
   // which Gemma 3 keys by layer type.
   c.rope_theta = float(f.positive("rope_theta", 10000.0));
   const double partial = f.positive("partial_rotary_factor", 1.0);
-  c.rope_dims = int(c.head_dim * partial);
-  if (c.rope_dims < 2 || c.rope_dims > c.head_dim || c.rope_dims % 2 != 0) {
+  c.rope_dims = partial <= 1.0 ? int(c.head_dim * partial) : 0;
+  if (c.rope_dims < 2 || c.rope_dims % 2 != 0) {
     fail(file, "field " + f.name("partial_rotary_factor") + " = " + std::to_string(partial) + " rotates " +
                    std::to_string(c.rope_dims) + " of " + std::to_string(c.head_dim) +
                    " head features; rope needs an even count in [2, head_dim]");
