@@ -254,10 +254,13 @@ lm::LoadedModel load_as_gguf(const Case& c, const json& cfg, const fs::path& pat
     meta.push_back({a + "rope.scaling.original_context_length", Value(uint32_t(orig))});
     for (const char* kind : {"short", "long"}) {
       std::vector<float> f = rs[std::string(kind) + "_factor"];
-      tensors.push_back({std::string("rope_factors_") + kind + ".weight", array(f.begin(), Shape{int(f.size())}, float32)});
+      tensors.push_back(
+          {std::string("rope_factors_") + kind + ".weight", array(f.begin(), Shape{int(f.size())}, float32)});
     }
   }
-  if (auto it = c.extra.find("__gguf_rope_freqs"); it != c.extra.end()) tensors.push_back({"rope_freqs.weight", it->second});
+  if (auto it = c.extra.find("__gguf_rope_freqs"); it != c.extra.end()) {
+    tensors.push_back({"rope_freqs.weight", it->second});
+  }
 
   for (auto& [name, w] : c.weights) {
     array t = w;
@@ -329,7 +332,8 @@ TEST_P(ArchitecturesGguf, SameWeightsAsGgufGiveTheSameLogits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Lm, ArchitecturesGguf,
-                         ::testing::Values("llama", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3", "phi3_longrope"));
+                         ::testing::Values("llama", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3",
+                                           "phi3_longrope"));
 
 // ------------------------------------------------------------------ config.json
 

@@ -137,7 +137,9 @@ ModelConfig read_config(const gguf::Reader& r) {
            std::to_string(r.tensors().size()) + " tensors");
     }
     c.sliding_layers.assign(size_t(c.num_layers), false);
-    for (int i = 0; i < c.num_layers; ++i) c.sliding_layers[size_t(i)] = last_is_global ? (i + 1) % period != 0 : i % period == 0;
+    for (int i = 0; i < c.num_layers; ++i) {
+      c.sliding_layers[size_t(i)] = last_is_global ? (i + 1) % period != 0 : i % period == 0;
+    }
   };
   auto non_negative = [&](const std::string& key) {
     double v = r.get_float(key, 0.0);
@@ -170,7 +172,8 @@ ModelConfig read_config(const gguf::Reader& r) {
     // LongRoPE keeps its per-frequency factors as tensors (read with the weights).
     if (r.find_tensor("rope_factors_long.weight") || r.find_tensor("rope_factors_short.weight")) {
       c.rope_type = "longrope";
-      c.rope_original_context = positive(r, a + "rope.scaling.original_context_length", c.context_length > 0 ? c.context_length : 4096);
+      const int trained = c.context_length > 0 ? c.context_length : 4096;
+      c.rope_original_context = positive(r, a + "rope.scaling.original_context_length", trained);
       c.rope_attention_factor = float(r.get_float(a + "rope.scaling.attn_factor", 1.0));
       if (!(c.rope_attention_factor > 0)) fail("metadata '" + a + "rope.scaling.attn_factor' must be > 0");
     }

@@ -151,13 +151,15 @@ void read_rope(const Fields& r, const Fields& cfg, ModelConfig& c) {
     c.rope_long_factors = r.floats("long_factor", n);
     // Phi-3 keeps the pretraining length at the top level; the factor defaults to how far
     // max_position_embeddings stretches it (transformers' _compute_longrope_parameters).
-    c.rope_original_context =
-        r.positive_int("original_max_position_embeddings", cfg.find("original_max_position_embeddings")
-                                                               ? std::optional<int>(cfg.positive_int("original_max_position_embeddings"))
-                                                               : std::nullopt);
-    double factor = r.number("factor").value_or(c.context_length > 0 ? double(c.context_length) / c.rope_original_context : 1.0);
-    double attention = r.number("attention_factor")
-                           .value_or(factor <= 1.0 ? 1.0 : std::sqrt(1.0 + std::log(factor) / std::log(double(c.rope_original_context))));
+    std::optional<int> top_level;
+    if (cfg.find("original_max_position_embeddings")) top_level = cfg.positive_int("original_max_position_embeddings");
+    c.rope_original_context = r.positive_int("original_max_position_embeddings", top_level);
+    const double original = c.rope_original_context;
+    const double stretch = c.context_length > 0 ? c.context_length / original : 1.0;
+    const double factor = r.number("factor").value_or(stretch);
+    const double from_factor =
+        factor <= 1.0 || original < 2 ? 1.0 : std::sqrt(1 + std::log(factor) / std::log(original));
+    const double attention = r.number("attention_factor").value_or(from_factor);
     if (!(attention > 0)) fail(r.file, "field " + r.name("attention_factor") + " must be > 0");
     c.rope_attention_factor = float(attention);
     return;
@@ -282,7 +284,8 @@ ModelConfig config_from_hf(const json& top, const std::string& file) {
           if (local.rope_type != "default" || local.rope_scale != 1.0f) {
             fail(file, "field '" + r.where + "rope_type': scaled rope on sliding-window layers is not supported");
           }
-          c.rope_local_theta = float(r.positive("rope_theta", c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta));
+          const float fallback = c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta;
+          c.rope_local_theta = float(r.positive("rope_theta", fallback));
         }
       }
     } else {
