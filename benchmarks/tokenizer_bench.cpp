@@ -1,7 +1,8 @@
 // Tokenizer throughput on WikiText-2 raw test (1.29 MB, shared/data/corpora): encode MB/s per
 // tokenizer family, warm (the word cache filled by earlier iterations, the steady state of a
 // server) and cold (a freshly loaded tokenizer, every word merged for the first time); decode and
-// streaming detokenization in tokens/s. Data is looked up next to the repository
+// streaming detokenization in tokens/s; byte-level BPE training in MB/s of text (counting and
+// merges, vocabularies of 1k, 8k and 32k tokens). Data is looked up next to the repository
 // (../shared/data) or under $TESSERA_DATA.
 #include <benchmark/benchmark.h>
 
@@ -12,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "tessera/lm/bpe_trainer.h"
 #include "tessera/lm/tokenizer.h"
 
 namespace {
@@ -97,10 +99,27 @@ void BM_StreamDetokenize(benchmark::State& state) {
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(ids.size()));
 }
 
+void BM_TrainBpe(benchmark::State& state) {
+  const std::string* text = corpus();
+  if (!text) return state.SkipWithError("shared/data not found (set TESSERA_DATA)");
+  tessera::lm::BpeTrainerOptions o;
+  o.vocab_size = int(state.range(0));
+  o.special_tokens = {"<|endoftext|>"};
+  size_t merges = 0;
+  for (auto _ : state) {
+    tessera::lm::BpeTrainer trainer(o);
+    trainer.add_text(*text);
+    merges = trainer.train().merges.size();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text->size()));
+  state.counters["merges"] = double(merges);
+}
+
 BENCHMARK(BM_EncodeWarm)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_EncodeCold)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
 BENCHMARK(BM_Decode)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_StreamDetokenize)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TrainBpe)->Arg(1000)->Arg(8000)->Arg(32000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

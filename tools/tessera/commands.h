@@ -8,5 +8,6 @@
 namespace tessera::cli {
 
 int generate_command(const std::vector<std::string>& args);
+int tokenizer_command(const std::vector<std::string>& args);
 
 }  // namespace tessera::cli

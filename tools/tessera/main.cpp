@@ -17,6 +17,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"generate", "generate text from a prompt with a model file", tessera::cli::generate_command},
+    {"tokenizer", "train a byte-level BPE tokenizer (tokenizer train --help)", tessera::cli::tokenizer_command},
 };
 
 void usage(std::ostream& os) {

@@ -110,7 +110,13 @@ class PairIndex {
     uint64_t key;
     uint32_t value;
   };
-  static size_t hash(uint64_t key) { return size_t((key * 0x9E3779B97F4A7C15ull) >> 17); }
+  // Both halves of the key are small ids, so they are mixed fully (the splitmix64 finalizer)
+  // before the low bits pick a slot; a plain multiply leaves long probe runs.
+  static size_t hash(uint64_t key) {
+    key = (key ^ (key >> 30)) * 0xBF58476D1CE4E5B9ull;
+    key = (key ^ (key >> 27)) * 0x94D049BB133111EBull;
+    return size_t(key ^ (key >> 31));
+  }
   void grow() {
     std::vector<Slot> old;
     old.swap(slots_);
@@ -499,7 +505,14 @@ std::string TrainedBpe::tokenizer_json() const {
                      {"special", true}});
   }
   ordered_json vocab = ordered_json::object();
-  for (size_t id = 0; id < tokens.size(); ++id) vocab[spelling(id)] = id;
+  {
+    // ordered_json's object is a vector of pairs whose operator[] searches the keys linearly
+    // (quadratic for a 32k vocabulary); the spellings are distinct, so append to the vector.
+    using Object = ordered_json::object_t;
+    std::vector<Object::value_type, Object::allocator_type>& items = vocab.get_ref<Object&>();
+    items.reserve(tokens.size());
+    for (size_t id = 0; id < tokens.size(); ++id) items.emplace_back(spelling(id), id);
+  }
   ordered_json merge_list = ordered_json::array();
   for (auto [a, b] : merges) merge_list.push_back(spelling(a) + " " + spelling(b));
 
