@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -56,7 +58,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string dir = argv[1];
-  for (const char* sub : {"", "/npy", "/npz", "/safetensors", "/tokenizer_json", "/gguf"}) mkdir((dir + sub).c_str(), 0755);
+  for (const char* sub : {"", "/npy", "/npz", "/safetensors", "/tokenizer_json", "/gguf", "/model_dir"})
+    mkdir((dir + sub).c_str(), 0755);
 
   // .npy
   for (Dtype dt : kDtypes) save(dir + "/npy/" + dtype_name(dt) + ".npy", iota({2, 3}, dt));
@@ -153,6 +156,61 @@ int main(int argc, char** argv) {
                                          {"blk.0.ffn_up.weight", iota({F, H}, float32)},
                                          {"blk.0.ffn_down.weight", iota({H, F}, float32)}};
     gguf::save(dir + "/gguf/llama.gguf", meta, ts);
+  }
+
+  // Model directories (model_dir_fuzz's input: the files joined by its marker): a one-layer
+  // Llama in float32/bfloat16, the same MLX-quantized with a per-module entry, and one behind a
+  // shard index with generation_config.json.
+  {
+    const int V = 8, H = 32, F = 32;
+    const std::string marker = "\n@@part@@\n";
+    const std::string config = R"({"model_type":"llama","vocab_size":8,"hidden_size":32,"num_hidden_layers":1,)"
+                               R"("num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":32,)"
+                               R"("max_position_embeddings":64,"eos_token_id":2)";
+    std::unordered_map<std::string, array> dense = {
+        {"model.embed_tokens.weight", iota({V, H}, bfloat16)},
+        {"model.norm.weight", iota({H}, float32)},
+        {"model.layers.0.input_layernorm.weight", iota({H}, float32)},
+        {"model.layers.0.post_attention_layernorm.weight", iota({H}, bfloat16)},
+        {"model.layers.0.self_attn.q_proj.weight", iota({H, H}, float32)},
+        {"model.layers.0.self_attn.k_proj.weight", iota({H / 2, H}, float32)},
+        {"model.layers.0.self_attn.v_proj.weight", iota({H / 2, H}, float16)},
+        {"model.layers.0.self_attn.o_proj.weight", iota({H, H}, bfloat16)},
+        {"model.layers.0.mlp.gate_proj.weight", iota({F, H}, float32)},
+        {"model.layers.0.mlp.up_proj.weight", iota({F, H}, float32)},
+        {"model.layers.0.mlp.down_proj.weight", iota({H, F}, float32)}};
+    auto file = [&](const std::unordered_map<std::string, array>& ts) {
+      std::string p = dir + "/model_dir/tmp.safetensors";
+      save_safetensors(p, ts);
+      std::ifstream in(p, std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::remove(p.c_str());
+      return bytes;
+    };
+    write_raw(dir + "/model_dir/dense.bin", config + "}" + marker + file(dense));
+    std::unordered_map<std::string, array> quantized = dense;
+    for (const char* m : {"model.layers.0.self_attn.q_proj", "model.layers.0.mlp.up_proj", "model.embed_tokens"}) {
+      const int bits = std::string(m).find("up_proj") != std::string::npos ? 4 : 8;
+      auto q = quantize(astype(quantized.at(std::string(m) + ".weight"), float32), 32, bits);
+      quantized.insert_or_assign(std::string(m) + ".weight", q[0]);
+      quantized.insert_or_assign(std::string(m) + ".scales", q[1]);
+      quantized.insert_or_assign(std::string(m) + ".biases", q[2]);
+    }
+    write_raw(dir + "/model_dir/mlx.bin",
+              config + R"(,"quantization":{"group_size":32,"bits":4,"model.layers.0.self_attn.q_proj":)"
+                       R"({"group_size":32,"bits":8},"model.embed_tokens":{"group_size":32,"bits":8},)"
+                       R"("lm_head":false}})" + marker + file(quantized));
+    std::string index = R"({"metadata":{"total_size":1},"weight_map":{)";
+    bool first = true;
+    for (auto& [name, a] : dense) {
+      index += std::string(first ? "" : ",") + "\"" + name + "\":\"model.safetensors\"";
+      first = false;
+    }
+    write_raw(dir + "/model_dir/index.bin", config + "}" + marker + file(dense) + marker +
+                                                R"({"eos_token_id":[2,3]})" + marker + index + "}}" + marker +
+                                                R"({"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2,"</s>":3},)"
+                                                R"("merges":["a b"]},"added_tokens":[{"id":3,"content":"</s>",)"
+                                                R"("special":true}]})");
   }
   return 0;
 }

@@ -23,7 +23,7 @@ for config in "$HERE"/../../shared/data/tokenizers/*/tokenizer_config.json; do
 done
 
 status=0
-for target in npy npz safetensors tokenizer_json gguf chat_template; do
+for target in npy npz safetensors tokenizer_json gguf model_dir chat_template; do
   mkdir -p "$CORPUS/$target" "$ARTIFACTS/$target"
   cp -f "$SEEDS/$target"/* "$CORPUS/$target/"
   echo "== ${target}_fuzz for ${TIME}s"

@@ -69,7 +69,9 @@ class WeightCollector {
     std::string s = std::to_string(files_.tensors.size()) + " tensors in " + std::to_string(files_.files.size()) +
                     " safetensors file" + (files_.files.size() == 1 ? "" : "s") + ":";
     if (!quantized_.empty()) {
-      for (auto& [kind, n] : quantized_) s += " " + std::to_string(n) + " MLX-quantized modules (" + kind + "),";
+      for (auto& [kind, n] : quantized_) {
+        s += " " + std::to_string(n) + " MLX-quantized module" + (n == 1 ? "" : "s") + " (" + kind + "),";
+      }
       s += options_.keep_quantized ? " kept packed for quantized_matmul;" : " dequantized to float32 at load;";
     }
     bool first = true;
