@@ -17,6 +17,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"generate", "generate text from a prompt with a model file", tessera::cli::generate_command},
+    {"train", "train a language model on text files and export it", tessera::cli::train_command},
     {"tokenizer", "train a byte-level BPE tokenizer (tokenizer train --help)", tessera::cli::tokenizer_command},
 };
 
