@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "tessera/dtype.h"
 #include "tessera/lm/lm_training.h"
 #include "tessera/ops.h"
 
@@ -94,7 +95,8 @@ int train_command(const std::vector<std::string>& argv) {
   args.option("val-fraction", "F", "fraction of the text held out", "0.1");
   args.option("seed", "S", "seed for the initial weights and the batch order", "0");
   args.option("threads", "N", "CPU threads", "all cores, or TESSERA_NUM_THREADS");
-  args.flag("bf16", "compute in bfloat16 (float32 master weights; the export is float32)");
+  args.flag("bf16", "compute in bfloat16 (float32 master weights)");
+  args.option("export-dtype", "DTYPE", "weights of the exported model: float32, bfloat16 or float16", "float32");
   args.flag("compile", "run forward and backward through tessera::compile");
   args.flag("no-resume", "start over even when --out holds checkpoints");
   args.flag("json", "print progress and the summary as JSON lines on stdout");
@@ -134,6 +136,13 @@ int train_command(const std::vector<std::string>& argv) {
   o.seed = args.uint("seed", 0);
   o.bfloat16 = args.on("bf16");
   o.compile = args.on("compile");
+  if (args.has("export-dtype")) {
+    const std::string name = args.str("export-dtype");
+    if (name != "float32" && name != "bfloat16" && name != "float16") {
+      throw std::invalid_argument("--export-dtype must be float32, bfloat16 or float16, got '" + name + "'");
+    }
+    o.export_dtype = dtype_from_name(name);
+  }
   o.resume = !args.on("no-resume");
   const bool as_json = args.on("json");
 
