@@ -548,7 +548,7 @@ TEST(MlxModelDir, QuantizedModulesRunPackedAndMatchTheirDequantizedWeights) {
   const MlxLayout layouts[] = {
       // 4-bit, the embedding quantized and tied to the output, with mixed per-module entries:
       // one module at 8 bits group 32, one left unquantized.
-      {4, 64, float32, true,
+      {4, 64, bfloat16, true,
        json{{"model.layers.1.mlp.up_proj", {{"group_size", 32}, {"bits", 8}}},
             {"model.layers.2.self_attn.v_proj", false}}},
       // 8-bit from a bfloat16 model (bfloat16 scales and biases) with its own quantized lm_head

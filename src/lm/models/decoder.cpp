@@ -51,7 +51,7 @@ array DecoderBlock::operator()(const array& x, int B, int L, KVCache& cache, int
 Decoder::Decoder(const ModelConfig& c, WeightStore& w, std::vector<DecoderBlock> blocks, const std::string& prefix,
                  const std::string& head)
     : cfg_(c),
-      embed_(w.dense(prefix + "embed_tokens.weight", {c.vocab_size, c.hidden_size})),
+      embed_(w.get(prefix + "embed_tokens.weight", {c.vocab_size, c.hidden_size})),
       norm_(load_norm(c, w, prefix + "norm.weight", c.hidden_size)),
       blocks_(std::move(blocks)) {
   if (int(blocks_.size()) != c.num_layers) {
@@ -62,7 +62,7 @@ Decoder::Decoder(const ModelConfig& c, WeightStore& w, std::vector<DecoderBlock>
   if (!cfg_.tie_word_embeddings) {
     head_ = load_linear(w, head, c.vocab_size, c.hidden_size);
   } else {
-    head_ = Linear(Weight{embed_, std::nullopt, {c.vocab_size, c.hidden_size}, prefix + "embed_tokens.weight"});
+    head_ = embed_.as_linear();
   }
 }
 
@@ -72,7 +72,7 @@ array Decoder::forward(const array& tokens, KVCache& cache, bool last_only) cons
   const int offset = cache.offset();
   // The residual stream is kept 2-D, [B * L, hidden]: products with the weights then need no
   // batch broadcast.
-  array x = take(embed_, reshape(tokens, {B * L}), 0);
+  array x = embed_(reshape(tokens, {B * L}));
   if (cfg_.embed_scale != 1.0f) x = multiply(x, array(cfg_.embed_scale));
   for (int i = 0; i < int(blocks_.size()); ++i) x = blocks_[i](x, B, L, cache, i, offset);
   int rows = L;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lm/layers/attention.h"
+#include "lm/layers/embedding.h"
 #include "lm/layers/mlp.h"
 #include "lm/layers/norm.h"
 #include "lm/models/weights.h"
@@ -51,7 +52,7 @@ class Decoder : public Model {
 
  private:
   ModelConfig cfg_;
-  array embed_;
+  Embedding embed_;
   RMSNorm norm_;
   std::optional<Linear> head_;
   std::vector<DecoderBlock> blocks_;
