@@ -12,6 +12,7 @@
 #include "bench_common.h"
 #include "tessera/compile.h"
 #include "tessera/fast.h"
+#include "tessera/lm/causal_lm.h"
 #include "tessera/nn.h"
 #include "tessera/optimizers.h"
 #include "tessera/train.h"
@@ -202,8 +203,57 @@ void BM_Phase(benchmark::State& state) {
   composite_attention = false;
 }
 
+// One step of `tessera train`'s own model and loss (lm::CausalLM through train::Trainer with
+// global-norm clipping, as lm::train_causal_lm runs it) in the configuration of the bundled
+// Shakespeare model: 4 layers, 256 wide, 4 heads, SwiGLU hidden 688, tied 1024-token embedding,
+// batch 16 x sequence 256. The peer is `train_peer.py --shape demo`.
+void BM_LMTrainStep(benchmark::State& state) {
+  const bool bf16 = state.range(0) == 1;
+  constexpr int kDemoVocab = 1024, kDemoBatch = 16, kDemoSeq = 256;
+  tb::lm::ModelConfig c;
+  c.vocab_size = kDemoVocab;
+  c.hidden_size = 256;
+  c.num_layers = 4;
+  c.num_heads = 4;
+  c.num_kv_heads = 4;
+  c.head_dim = 64;
+  c.intermediate_size = 688;
+  c.tie_word_embeddings = true;
+  tb::random::seed(0);
+  tb::lm::CausalLM model(c);
+  tb::optimizers::AdamW opt(2e-3f, {0.9f, 0.95f}, 1e-8f, 0.1f);
+  tb::train::TrainerOptions options;
+  options.clip_grad_norm = 1.0f;
+  if (bf16) options.precision.compute_dtype = tb::bfloat16;
+  tb::train::Trainer trainer(
+      model, opt,
+      [&model](const std::vector<tb::array>& b) {
+        tb::array logits = tb::astype(model(b[0]), tb::float32);
+        return nn::losses::cross_entropy(logits, b[1], std::nullopt, -1, 0.0f, nn::losses::Reduction::mean);
+      },
+      options);
+  auto v = tessera_bench::host_values(size_t(kDemoBatch) * (kDemoSeq + 1), 1, 0.0f, float(kDemoVocab));
+  std::vector<int32_t> t(v.size());
+  for (size_t i = 0; i < v.size(); ++i) t[i] = std::min(kDemoVocab - 1, int32_t(v[i]));
+  tb::array seq(t.begin(), tb::Shape{kDemoBatch, kDemoSeq + 1}, tb::int32);
+  tb::array inputs = tb::slice(seq, {0, 0}, {kDemoBatch, kDemoSeq});
+  tb::array targets = tb::slice(seq, {0, 1}, {kDemoBatch, kDemoSeq + 1});
+  tb::eval({inputs, targets});
+  float first = trainer.step({inputs, targets}).loss;
+  trainer.step({inputs, targets});
+  tessera_bench::PeakMemory peak;
+  float loss = first;
+  for (auto _ : state) loss = trainer.step({inputs, targets}).loss;
+  peak.report(state);
+  if (!std::isfinite(loss) || !(loss < first)) state.SkipWithError("the loss did not go down");
+  state.counters["tokens/s"] =
+      benchmark::Counter(double(kDemoBatch) * kDemoSeq, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(bf16 ? "demo model, bf16 (float32 masters)" : "demo model, f32");
+}
+
 }  // namespace
 
+BENCHMARK(BM_LMTrainStep)->ArgNames({"bf16"})->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
 BENCHMARK(BM_Phase)
     ->ArgNames({"bf16", "backward", "composite_attn", "compiled"})
     ->Args({0, 0, 0, 0})

@@ -22,6 +22,14 @@ import sys
 import time
 
 LAYERS, DIMS, HEADS, HIDDEN, VOCAB, BATCH, SEQ = 6, 256, 4, 1024, 4096, 8, 256
+TIED = False
+# --shape demo: the configuration `tessera train` used for the bundled Shakespeare model
+# (models/shakespeare): 4 layers, 256 wide, 4 heads, SwiGLU hidden 688, a tied 1024-token
+# embedding, batch 16 x sequence 256 (BM_LMTrainStep in train_bench.cpp).
+SHAPES = {
+    "issue4": dict(LAYERS=6, DIMS=256, HEADS=4, HIDDEN=1024, VOCAB=4096, BATCH=8, SEQ=256, TIED=False),
+    "demo": dict(LAYERS=4, DIMS=256, HEADS=4, HIDDEN=688, VOCAB=1024, BATCH=16, SEQ=256, TIED=True),
+}
 
 
 def build(torch):
@@ -101,6 +109,10 @@ def build(torch):
             self.layers = nn.ModuleList([Block() for _ in range(LAYERS)])
             self.norm = RMSNorm(DIMS)
             self.lm_head = nn.Linear(DIMS, VOCAB, bias=False)
+            if TIED:
+                # A tied table starts small, as in `tessera train`, or the first logits are huge.
+                torch.nn.init.normal_(self.embed.weight, std=0.02)
+                self.lm_head.weight = self.embed.weight
             cos, sin = rope_tables(DIMS // HEADS, SEQ)
             self.register_buffer("cos", cos, persistent=False)
             self.register_buffer("sin", sin, persistent=False)
@@ -120,7 +132,9 @@ def main():
     ap.add_argument("--dtype", choices=["float32", "bfloat16", "bfloat16_pure"], default="float32")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="issue4")
     args = ap.parse_args()
+    globals().update(SHAPES[args.shape])
     try:
         import torch
     except ImportError as e:
@@ -159,6 +173,7 @@ def main():
         "framework": "torch",
         "version": torch.__version__,
         "dtype": args.dtype,
+        "shape": args.shape,
         "threads": torch.get_num_threads(),
         "step_ms": med * 1e3,
         "step_ms_all": [t * 1e3 for t in times],
