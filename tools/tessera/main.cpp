@@ -1,4 +1,5 @@
 // tessera: one binary with subcommands (`tessera generate ...`).
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -6,6 +7,10 @@
 #include <vector>
 
 #include "commands.h"
+
+#ifdef __linux__
+#include <unistd.h>
+#endif
 
 namespace {
 
@@ -17,8 +22,10 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"generate", "generate text from a prompt with a model file", tessera::cli::generate_command},
+    {"chat", "chat with a model in its chat template (stdin: one message a line)", tessera::cli::chat_command},
     {"train", "train a language model on text files and export it", tessera::cli::train_command},
     {"tokenizer", "train a byte-level BPE tokenizer (tokenizer train --help)", tessera::cli::tokenizer_command},
+    {"convert", "convert models: HF -> MLX (-q), HF <-> GGUF (convert --help)", tessera::cli::convert_command},
 };
 
 void usage(std::ostream& os) {
@@ -28,7 +35,23 @@ void usage(std::ostream& os) {
 
 }  // namespace
 
+// oneDNN runs its products on an OpenMP team whose workers, by default, keep spinning after
+// each product; they then take the cores from Tessera's own threads and from everything else on
+// the machine (a training step ran at a third of its speed). The OpenMP runtime reads its wait
+// policy once, when it is loaded, so the command restarts itself with a passive policy unless
+// the user chose one.
+static void prefer_passive_openmp(char** argv) {
+#ifdef __linux__
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: carry on as started
+#else
+  (void)argv;
+#endif
+}
+
 int main(int argc, char** argv) {
+  prefer_passive_openmp(argv);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     usage(argc < 2 ? std::cerr : std::cout);
     return argc < 2 ? 2 : 0;
