@@ -35,23 +35,41 @@ void usage(std::ostream& os) {
 
 }  // namespace
 
-// oneDNN runs its products on an OpenMP team whose workers, by default, keep spinning after
-// each product; they then take the cores from Tessera's own threads and from everything else on
-// the machine (a training step ran at a third of its speed). The OpenMP runtime reads its wait
-// policy once, when it is loaded, so the command restarts itself with a passive policy unless
-// the user chose one.
-static void prefer_passive_openmp(char** argv) {
+extern "C" char* openblas_get_corename(void);
+
+// Two libraries read settings from the environment once, when they are loaded, and their
+// defaults cost a lot here; the command restarts itself once with better ones unless the user
+// set them:
+//  - oneDNN runs its products on an OpenMP team whose workers keep spinning after each product
+//    and take the cores from Tessera's own threads and everything else on the machine (a
+//    training step ran at a third of its speed): OMP_WAIT_POLICY=PASSIVE.
+//  - OpenBLAS 0.3.21 does not recognise every AVX-512 Xeon and then runs its generic SSE3
+//    (Prescott) kernels at a fraction of the speed: OPENBLAS_CORETYPE=SkylakeX where the CPU
+//    has the AVX-512 subsets those kernels use.
+static void tune_runtime_environment(char** argv) {
 #ifdef __linux__
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: carry on as started
+  bool restart = false;
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    restart = true;
+  }
+#if defined(__x86_64__)
+  const char* core = openblas_get_corename();
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr && core != nullptr && std::strcmp(core, "Prescott") == 0 &&
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+    setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    restart = true;
+  }
+#endif
+  if (restart) execv("/proc/self/exe", argv);  // returns only on failure: carry on as started
 #else
   (void)argv;
 #endif
 }
 
 int main(int argc, char** argv) {
-  prefer_passive_openmp(argv);
+  tune_runtime_environment(argv);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     usage(argc < 2 ? std::cerr : std::cout);
     return argc < 2 ? 2 : 0;
