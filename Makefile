@@ -22,6 +22,7 @@ configure: setup
 
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
+	@/usr/bin/python3 scripts/register_python.py $(BUILD)/python || echo "python: registration skipped"
 
 demo: build
 	$(BUILD)/examples/lstsq_demo
