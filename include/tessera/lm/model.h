@@ -97,10 +97,17 @@ struct LoadOptions {
   bool keep_quantized = true;
 };
 
+struct ChatTemplateSource;  // tessera/lm/chat_template.h
+
 struct LoadedModel {
   std::shared_ptr<Model> model;
   std::shared_ptr<TextTokenizer> tokenizer;
   std::string path;
+  // The chat template the model ships, with the special tokens it may print; null when it has
+  // none. A directory's chat_template.jinja wins over tokenizer_config.json's chat_template (as
+  // in transformers), then a processor's chat_template.json; a GGUF file's is
+  // tokenizer.chat_template.
+  std::shared_ptr<const ChatTemplateSource> chat_template;
 };
 
 // A .gguf file (model and embedded tokenizer) or a Hugging Face / MLX model directory.

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "lm/models/loaders.h"
+#include "lm/models/model_chat_template.h"
 #include "lm/models/registry.h"
 #include "lm/models/weights.h"
 #include "tessera/gguf.h"
@@ -260,6 +261,7 @@ LoadedModel load_gguf_model(const std::string& path, const LoadOptions& options)
     }
     out.tokenizer = tok;
   }
+  out.chat_template = gguf_chat_template(r);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "lm/models/json_file.h"
 #include "lm/models/loaders.h"
 #include "lm/models/mlx_quantization.h"
+#include "lm/models/model_chat_template.h"
 #include "lm/models/registry.h"
 #include "lm/models/safetensors_shards.h"
 #include "lm/models/weights.h"
@@ -296,6 +297,7 @@ LoadedModel load_hf_model(const std::string& dir_name, const LoadOptions& option
               names + (unused.size() > 5 ? ", ..." : "") + ")");
   }
   out.tokenizer = load_tokenizer(dir, config, config_file, cfg);
+  out.chat_template = directory_chat_template(dir);
   return out;
 }
 
