@@ -2,11 +2,13 @@
 // Flags are named as mlx_lm.generate names them.
 #include <cmath>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "args.h"
 #include "commands.h"
 #include "tessera/gguf.h"
+#include "tessera/lm/chat.h"
 #include "tessera/lm/generate.h"
 #include "tessera/lm/model.h"
 #include "tessera/ops.h"
@@ -18,7 +20,12 @@ int generate_command(const std::vector<std::string>& argv) {
             "Generate text from a prompt. --model takes a .gguf file (model and tokenizer) or a Hugging Face / MLX "
             "model directory (config.json, *.safetensors, tokenizer.json).");
   args.option("model", "PATH", "a .gguf file or a model directory");
-  args.option("prompt", "TEXT", "the prompt; empty starts from BOS", "\"\"");
+  args.option("prompt", "TEXT", "the prompt ('-' reads it from stdin); empty starts from BOS", "\"\"");
+  args.option("system-prompt", "TEXT", "a system message before the prompt (with the chat template)");
+  args.flag("ignore-chat-template", "feed the prompt as it is instead of as a user message in the model's chat template");
+  args.option("chat-template", "TEXT", "a Jinja chat template to use instead of the model's");
+  args.option("chat-template-config", "JSON", "more variables for the template, e.g. '{\"enable_thinking\": false}'");
+  args.option("stop", "TEXT", "end the generation before this text (repeatable)");
   args.option("max-tokens", "N", "tokens to generate at most", "256");
   args.option("temp", "T", "sampling temperature; 0 is greedy", "0");
   args.option("top-p", "P", "nucleus sampling: keep the most likely tokens up to probability P", "1");
@@ -33,6 +40,7 @@ int generate_command(const std::vector<std::string>& argv) {
   args.flag("ignore-eos", "keep generating after the end-of-sequence token");
   args.flag("json", "print one JSON object (text, token ids, statistics) instead of streaming");
   args.flag("quiet", "print only the generated text (no statistics, no load messages)");
+  args.toggle("verbose", "print the statistics after the text; false prints only the text (as --quiet)", "true");
   args.parse(argv);
   if (args.help_requested()) {
     std::cout << args.help();
@@ -40,7 +48,7 @@ int generate_command(const std::vector<std::string>& argv) {
   }
   if (!args.has("model")) throw std::invalid_argument("--model is required (see tessera generate --help)");
 
-  const bool json = args.on("json"), quiet = args.on("quiet");
+  const bool json = args.on("json"), quiet = args.on("quiet") || !args.boolean("verbose", true);
   if (args.has("threads")) set_num_threads(args.integer("threads", 0));
   if (json || quiet) gguf::set_log_handler([](const std::string&) {});
 
@@ -56,6 +64,19 @@ int generate_command(const std::vector<std::string>& argv) {
   o.max_kv_size = args.integer("max-kv-size", 0);
   o.prefill_step = args.integer("prefill-step-size", 512);
   o.stop_at_eos = !args.on("ignore-eos");
+  o.stop_strings = args.all("stop");
+  lm::ChatTemplateOptions template_options;
+  if (args.has("chat-template-config")) {
+    lm::ChatJson extra;
+    try {
+      extra = lm::ChatJson::parse(args.str("chat-template-config"));
+    } catch (const lm::ChatJson::exception& e) {
+      throw std::invalid_argument("--chat-template-config is not valid JSON: " + std::string(e.what()));
+    }
+    if (!extra.is_object()) throw std::invalid_argument("--chat-template-config must be a JSON object");
+    template_options.extra_context = std::move(extra);
+  }
+  template_options.add_generation_prompt = true;
 
   lm::LoadedModel m = lm::load_model(args.str("model"));
   if (!m.tokenizer) {
@@ -63,7 +84,21 @@ int generate_command(const std::vector<std::string>& argv) {
                                 " has no tokenizer Tessera can read (a directory needs tokenizer.json; a .gguf file a "
                                 "'llama' vocabulary)");
   }
-  const std::string prompt = args.str("prompt");
+  std::string prompt = args.str("prompt");
+  if (prompt == "-") prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  // As mlx_lm.generate: the prompt is the user's message in the model's chat template when it has
+  // one, unless told otherwise.
+  std::shared_ptr<const lm::ChatTemplateSource> chat_template = m.chat_template;
+  if (args.has("chat-template"))
+    chat_template = std::make_shared<lm::ChatTemplateSource>(lm::custom_chat_template(args.str("chat-template"), m));
+  std::string prompt_text = prompt;
+  if (chat_template && !args.on("ignore-chat-template")) {
+    lm::ChatJson messages = lm::ChatJson::array();
+    if (args.has("system-prompt")) messages.push_back({{"role", "system"}, {"content", args.str("system-prompt")}});
+    messages.push_back({{"role", "user"}, {"content", prompt}});
+    prompt_text = lm::apply_chat_template(*chat_template, messages, template_options);
+  }
+  const std::vector<int> prompt_ids = lm::encode_prompt(*m.tokenizer, prompt_text);
   lm::TokenCallback stream;
   if (!json) {
     stream = [](const lm::TokenEvent& e) {
@@ -71,11 +106,12 @@ int generate_command(const std::vector<std::string>& argv) {
       return true;
     };
   }
-  lm::Generation g = lm::generate(*m.model, *m.tokenizer, prompt, o, stream);
+  lm::Generation g = lm::generate_tokens(*m.model, m.tokenizer.get(), prompt_ids, o, stream);
 
   if (json) {
     nlohmann::json out = {{"model", args.str("model")},
                           {"prompt", prompt},
+                          {"prompt_text", prompt_text},
                           {"text", g.text},
                           {"tokens", g.tokens},
                           {"stats", nlohmann::json::parse(g.stats.to_json())}};
