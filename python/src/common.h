@@ -82,5 +82,8 @@ void init_ops_reduce(py::module_& m);
 void init_transforms(py::module_& m);
 void init_random(py::module_& m);
 void init_fast_io_memory(py::module_& m);
+// GGUF (gguf_io.cpp): mx.load's gguf branch and mx.save_gguf.
+py::object load_gguf_py(const std::string& path, bool return_metadata);
+void save_gguf_py(const std::string& path, py::dict arrays, py::object metadata);
 
 }  // namespace tessera::py_bind

@@ -116,7 +116,8 @@ void init_fast_io_memory(py::module_& parent) {
           for (auto& [k, v] : r.second) meta[py::str(k)] = v;
           return py::make_tuple(arrays, meta);
         }
-        throw py::value_error("[load] Unsupported file format '" + fmt + "' (expected npy, npz or safetensors).");
+        if (fmt == "gguf") return load_gguf_py(path, return_metadata);
+        throw py::value_error("[load] Unsupported file format '" + fmt + "' (expected npy, npz, safetensors or gguf).");
       },
       "file"_a, py::pos_only(), "format"_a = py::none(), "return_metadata"_a = false, py::kw_only(), kStream());
   parent.def(
@@ -142,6 +143,10 @@ void init_fast_io_memory(py::module_& parent) {
         py::gil_scoped_release nogil;
         save_safetensors(path, m, meta);
       },
+      "file"_a, "arrays"_a, "metadata"_a = py::none());
+  parent.def(
+      "save_gguf",
+      [](py::object file, py::dict arrays, py::object metadata) { save_gguf_py(path_of(file), arrays, metadata); },
       "file"_a, "arrays"_a, "metadata"_a = py::none());
 
   // ---------------------------------------------------------------- memory
