@@ -1,5 +1,12 @@
 // tessera.core.fast (fused ops with composite fallbacks), file io and the allocator's memory
 // statistics, with MLX's names and keyword arguments.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 #include "common.h"
 
 namespace tessera::py_bind {
@@ -11,11 +18,68 @@ std::optional<array> opt_array(py::handle v) {
   return to_array(v);
 }
 
+bool is_path(py::handle file) { return py::isinstance<py::str>(file) || py::hasattr(file, "__fspath__"); }
+
 std::string path_of(py::handle file) {
   if (py::isinstance<py::str>(file)) return file.cast<std::string>();
   if (py::hasattr(file, "__fspath__")) return py::str(file.attr("__fspath__")()).cast<std::string>();
-  throw py::type_error("Expected a file path (str or os.PathLike); file objects are not supported yet.");
+  throw py::type_error("Expected a file path (str or os.PathLike) or a binary file object.");
 }
+
+// A path, or a binary file object staged through a temporary file: the readers memory-map and
+// the writers rename into place, which a Python stream cannot do. Reads copy the stream's bytes
+// into the file first; writes copy the file's bytes to the stream in finish().
+class FileArg {
+ public:
+  FileArg(py::handle file, const std::string& suffix, bool write) : file_(py::reinterpret_borrow<py::object>(file)) {
+    if (is_path(file)) {
+      path_ = path_of(file);
+      return;
+    }
+    const char* needed = write ? "write" : "read";
+    if (!py::hasattr(file, needed)) {
+      throw py::type_error(std::string("Expected a file path (str or os.PathLike) or a binary file object with ") +
+                           needed + "().");
+    }
+    std::string tmpl = (std::filesystem::temp_directory_path() / "tessera-io-XXXXXX").string() + suffix;
+    int fd = mkstemps(tmpl.data(), int(suffix.size()));
+    if (fd < 0) throw std::runtime_error("could not create a temporary file for a file object");
+    path_ = tmpl;
+    staged_ = true;
+    if (!write) {
+      py::bytes data = file.attr("read")();
+      std::string_view bytes = data.cast<std::string_view>();
+      size_t done = 0;
+      while (done < bytes.size()) {
+        ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n <= 0) {
+          ::close(fd);
+          throw std::runtime_error("could not stage a file object's bytes in " + path_);
+        }
+        done += size_t(n);
+      }
+    }
+    ::close(fd);
+  }
+  ~FileArg() {
+    if (staged_) std::remove(path_.c_str());
+  }
+  FileArg(const FileArg&) = delete;
+  FileArg& operator=(const FileArg&) = delete;
+
+  const std::string& path() const { return path_; }
+  void finish() {
+    if (!staged_) return;
+    std::ifstream in(path_, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    file_.attr("write")(py::bytes(bytes));
+  }
+
+ private:
+  py::object file_;
+  std::string path_;
+  bool staged_ = false;
+};
 
 std::unordered_map<std::string, array> to_array_map(py::handle d) {
   std::unordered_map<std::string, array> out;
@@ -37,9 +101,12 @@ void savez_impl(py::object file, py::args args, py::kwargs kwargs, bool compress
     if (arrays.count(name)) throw py::value_error("[savez] Duplicate array name " + name + ".");
     arrays.emplace(name, to_array(kv.second));
   }
-  std::string path = path_of(file);
-  py::gil_scoped_release nogil;
-  savez(path, arrays, compressed);
+  FileArg target(file, ".npz", true);
+  {
+    py::gil_scoped_release nogil;
+    savez(target.path(), arrays, compressed);
+  }
+  target.finish();
 }
 
 }  // namespace
@@ -86,10 +153,18 @@ void init_fast_io_memory(py::module_& parent) {
   parent.def(
       "load",
       [](py::object file, std::optional<std::string> format, bool return_metadata, StreamOrDevice s) -> py::object {
-        std::string path = path_of(file);
-        std::string fmt;
-        if (format) fmt = *format;
-        else if (auto dot = path.rfind('.'); dot != std::string::npos) fmt = path.substr(dot + 1);
+        std::string fmt = format ? *format : "";
+        if (fmt.empty()) {
+          std::string name = is_path(file)             ? path_of(file)
+                             : py::hasattr(file, "name") ? py::str(file.attr("name")).cast<std::string>()
+                                                         : "";
+          if (auto dot = name.rfind('.'); dot != std::string::npos) fmt = name.substr(dot + 1);
+          if (fmt.empty() && !is_path(file)) {
+            throw py::value_error("[load] a file object needs format= (npy, npz, safetensors or gguf).");
+          }
+        }
+        FileArg source(file, "." + fmt, false);
+        const std::string& path = source.path();
         if (fmt == "npy") {
           if (return_metadata) throw py::value_error("[load] metadata is only returned for safetensors and gguf.");
           py::gil_scoped_release nogil;
@@ -123,9 +198,12 @@ void init_fast_io_memory(py::module_& parent) {
   parent.def(
       "save",
       [](py::object file, const array& arr) {
-        std::string path = path_of(file);
-        py::gil_scoped_release nogil;
-        save(path, arr);
+        FileArg target(file, ".npy", true);
+        {
+          py::gil_scoped_release nogil;
+          save(target.path(), arr);
+        }
+        target.finish();
       },
       "file"_a, "arr"_a);
   parent.def(
@@ -137,16 +215,23 @@ void init_fast_io_memory(py::module_& parent) {
   parent.def(
       "save_safetensors",
       [](py::object file, py::dict arrays, std::optional<std::unordered_map<std::string, std::string>> metadata) {
-        std::string path = path_of(file);
+        FileArg target(file, ".safetensors", true);
         auto m = to_array_map(arrays);
         auto meta = metadata.value_or(std::unordered_map<std::string, std::string>{});
-        py::gil_scoped_release nogil;
-        save_safetensors(path, m, meta);
+        {
+          py::gil_scoped_release nogil;
+          save_safetensors(target.path(), m, meta);
+        }
+        target.finish();
       },
       "file"_a, "arrays"_a, "metadata"_a = py::none());
   parent.def(
       "save_gguf",
-      [](py::object file, py::dict arrays, py::object metadata) { save_gguf_py(path_of(file), arrays, metadata); },
+      [](py::object file, py::dict arrays, py::object metadata) {
+        FileArg target(file, ".gguf", true);
+        save_gguf_py(target.path(), arrays, metadata);
+        target.finish();
+      },
       "file"_a, "arrays"_a, "metadata"_a = py::none());
 
   // ---------------------------------------------------------------- memory
