@@ -5,6 +5,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "lm/models/gguf_names.h"
 #include "lm/models/loaders.h"
 #include "lm/models/model_chat_template.h"
 #include "lm/models/registry.h"
@@ -18,66 +19,6 @@ namespace tessera::lm {
 
 namespace {
 
-// llama.cpp tensor names (llama-arch.cpp's LLM_TENSOR_NAMES) -> Hugging Face names.
-constexpr std::pair<const char*, const char*> kGlobalNames[] = {
-    {"token_embd.weight", "model.embed_tokens.weight"},
-    {"output_norm.weight", "model.norm.weight"},
-    {"output.weight", "lm_head.weight"},
-};
-constexpr std::pair<const char*, const char*> kBlockNames[] = {
-    {"attn_norm", "input_layernorm"},
-    {"ffn_norm", "post_attention_layernorm"},
-    {"attn_q", "self_attn.q_proj"},
-    {"attn_k", "self_attn.k_proj"},
-    {"attn_v", "self_attn.v_proj"},
-    {"attn_output", "self_attn.o_proj"},
-    {"attn_q_norm", "self_attn.q_norm"},
-    {"attn_k_norm", "self_attn.k_norm"},
-    {"ffn_gate", "mlp.gate_proj"},
-    {"ffn_up", "mlp.up_proj"},
-    {"ffn_down", "mlp.down_proj"},
-};
-// Where an architecture names a block tensor differently, its entry here wins: Gemma's ffn_norm
-// is the norm before the MLP, its sandwich norms have their own names, and Phi-3 keeps q/k/v and
-// gate/up fused (attn_qkv; ffn_up holds gate then up).
-struct ArchName {
-  const char* arch;
-  const char* gguf;
-  const char* hf;
-};
-constexpr ArchName kArchBlockNames[] = {
-    {"gemma2", "ffn_norm", "pre_feedforward_layernorm"},
-    {"gemma2", "post_attention_norm", "post_attention_layernorm"},
-    {"gemma2", "post_ffw_norm", "post_feedforward_layernorm"},
-    {"gemma3", "ffn_norm", "pre_feedforward_layernorm"},
-    {"gemma3", "post_attention_norm", "post_attention_layernorm"},
-    {"gemma3", "post_ffw_norm", "post_feedforward_layernorm"},
-    {"phi3", "attn_qkv", "self_attn.qkv_proj"},
-    {"phi3", "ffn_up", "mlp.gate_up_proj"},
-};
-
-std::string hf_name(const std::string& name, const std::string& arch) {
-  for (auto& [g, h] : kGlobalNames) {
-    if (name == g) return h;
-  }
-  // blk.<n>.<part>.<weight|bias>
-  if (name.rfind("blk.", 0) == 0) {
-    size_t dot = name.find('.', 4);
-    size_t last = name.rfind('.');
-    if (dot != std::string::npos && last > dot) {
-      std::string layer = name.substr(4, dot - 4), part = name.substr(dot + 1, last - dot - 1);
-      auto renamed = [&](const char* h) { return "model.layers." + layer + "." + h + name.substr(last); };
-      for (auto& e : kArchBlockNames) {
-        if (arch == e.arch && part == e.gguf) return renamed(e.hf);
-      }
-      for (auto& [g, h] : kBlockNames) {
-        if (part == g) return renamed(h);
-      }
-    }
-  }
-  return name;
-}
-
 int positive(const gguf::Reader& r, const std::string& key, std::optional<int64_t> fallback = std::nullopt) {
   int64_t v = r.get_int(key, fallback);
   if (v <= 0 || v > (int64_t(1) << 30)) {
@@ -87,7 +28,9 @@ int positive(const gguf::Reader& r, const std::string& key, std::optional<int64_
   return int(v);
 }
 
-ModelConfig read_config(const gguf::Reader& r) {
+}  // namespace
+
+ModelConfig config_from_gguf(const gguf::Reader& r) {
   ModelConfig c;
   c.architecture = r.get_string("general.architecture");
   const std::string a = c.architecture + ".";
@@ -182,12 +125,10 @@ ModelConfig read_config(const gguf::Reader& r) {
   return c;
 }
 
-}  // namespace
-
 LoadedModel load_gguf_model(const std::string& path, const LoadOptions& options) {
   gguf::Reader r(path);
   ModelFactory make = find_architecture(r.get_string("general.architecture"), path);
-  ModelConfig cfg = read_config(r);
+  ModelConfig cfg = config_from_gguf(r);
 
   WeightStore store(path);
   std::map<std::string, int> converted, dequantized, widened;
