@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "testing/byte_tokenizer.h"
 #include "testing/train_data.h"
 #include "tessera/io.h"
 #include "tessera/lm/causal_lm.h"
@@ -22,6 +23,7 @@
 namespace fs = std::filesystem;
 using namespace tessera;
 using tessera::testing::TempDir;
+using tessera::testing::write_byte_tokenizer;
 
 namespace {
 
@@ -33,43 +35,6 @@ fs::path corpus() {
   if (!fs::exists(corpus())) {                                                                     \
     GTEST_SKIP() << "Tiny Shakespeare is not available at " << corpus() << " (shared/data absent)"; \
   }
-
-// A byte-level BPE tokenizer with no merges: one token per byte (GPT-2's byte-to-character map)
-// and <|endoftext|> as id 256.
-void write_byte_tokenizer(const fs::path& dir) {
-  fs::create_directories(dir);
-  nlohmann::json vocab = nlohmann::json::object();
-  int n = 0;
-  std::vector<int> chars(256);
-  for (int b = 0; b < 256; ++b) {
-    bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
-    chars[b] = printable ? b : 256 + n++;
-  }
-  for (int b = 0; b < 256; ++b) {
-    std::string u;
-    int c = chars[b];
-    if (c < 0x80) {
-      u += char(c);
-    } else {
-      u += char(0xC0 | (c >> 6));
-      u += char(0x80 | (c & 0x3F));
-    }
-    vocab[u] = b;
-  }
-  nlohmann::json tok = {
-      {"version", "1.0"},
-      {"added_tokens",
-       {{{"id", 256}, {"content", "<|endoftext|>"}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
-         {"normalized", false}, {"special", true}}}},
-      {"normalizer", nullptr},
-      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
-      {"post_processor", nullptr},
-      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
-      {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"fuse_unk", false},
-                 {"byte_fallback", false}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}}};
-  std::ofstream(dir / "tokenizer.json") << tok.dump();
-  std::ofstream(dir / "tokenizer_config.json") << R"({"eos_token": "<|endoftext|>", "bos_token": null})";
-}
 
 // The first `bytes` of the corpus, cut at a line end.
 fs::path write_slice(const fs::path& dir, size_t bytes) {
