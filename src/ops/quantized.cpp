@@ -12,11 +12,18 @@ namespace {
 
 void check_params(const char* op, const std::string& mode, int group_size, int bits) {
   if (mode != "affine") throw_invalid(op, "Only the \"affine\" mode is supported, got \"", mode, "\".");
-  if (group_size != 32 && group_size != 64 && group_size != 128) {
-    throw_invalid(op, "The requested group size ", group_size, " is not supported. The supported group sizes are 32, 64 and 128.");
+  if (group_size != 16 && group_size != 32 && group_size != 64 && group_size != 128) {
+    throw_invalid(op, "The requested group size ", group_size,
+                  " is not supported. The supported group sizes are 16, 32, 64 and 128.");
   }
   if (bits != 2 && bits != 3 && bits != 4 && bits != 5 && bits != 6 && bits != 8) {
     throw_invalid(op, "The requested number of bits ", bits, " is not supported. The supported bits are 2, 3, 4, 5, 6 and 8.");
+  }
+  // Group 16 (beyond MLX: the sub-blocks of GGUF's k-quants) holds whole packed words only for
+  // these widths; the kernels address groups by word.
+  if (group_size == 16 && bits != 2 && bits != 4 && bits != 6 && bits != 8) {
+    throw_invalid(op, "Group size 16 supports 2, 4, 6 and 8 bits (16 values of ", bits,
+                  " bits do not fill whole 32-bit words); got ", bits, " bits.");
   }
 }
 

@@ -82,9 +82,10 @@ def cast_scales(sc, dtype):
 
 
 def cases(rng):
-    # ---- quantize: exact packed words, scales and biases.
+    # ---- quantize: exact packed words, scales and biases. Group 16 (GGUF k-quant sub-blocks)
+    # exists for the widths whose 16 values fill whole words.
     for bits in (2, 3, 4, 5, 6, 8):
-        for gs in (32, 64, 128):
+        for gs in (16, 32, 64, 128) if bits in (2, 4, 6, 8) else (32, 64, 128):
             w = weights(rng, (6, 256))
             wq, sc, bi = quantize_ref(w, gs, bits)
             yield Case(f"quantize_b{bits}_g{gs}", "quantize", [w], [wq, sc, bi],
@@ -103,7 +104,7 @@ def cases(rng):
     # ---- quantize then dequantize: error within scale / 2 per group (checked here on the
     # reference, and on Tessera through an atol of the largest half-scale).
     for bits in (2, 3, 4, 5, 6, 8):
-        for gs in (32, 64, 128):
+        for gs in (16, 32, 64, 128) if bits in (2, 4, 6, 8) else (32, 64, 128):
             w = weights(rng, (4, 256))
             wq, sc, bi = quantize_ref(w, gs, bits)
             deq = dequant_ref(wq, sc, bi, gs, bits)
@@ -128,7 +129,7 @@ def cases(rng):
 
     # ---- quantized_matmul against x @ dequantize(w).T (or @ dequantize(w)).
     for dt, name, tol in ((np.float32, "float32", 2e-4), (np.float16, "float16", 2e-2), ("bfloat16", "bf16", 6e-2)):
-        for bits, gs in ((4, 64), (2, 32), (8, 128), (3, 64), (5, 32), (6, 128)):
+        for bits, gs in ((4, 64), (2, 32), (8, 128), (3, 64), (5, 32), (6, 128), (2, 16), (4, 16), (6, 16), (8, 16)):
             for M in (1, 33):
                 for transpose in (True, False):
                     K, N = 256, 384
@@ -187,8 +188,10 @@ def cases(rng):
     yield Case("quantize_bad_k", "quantize", [np.ones((2, 100), np.float32)], [], params={}, error="invalid_argument")
     yield Case("quantize_bits7", "quantize", [np.ones((2, 128), np.float32)], [], params={"bits": 7},
                error="invalid_argument")
-    yield Case("quantize_group16", "quantize", [np.ones((2, 128), np.float32)], [], params={"group_size": 16},
+    yield Case("quantize_group8", "quantize", [np.ones((2, 128), np.float32)], [], params={"group_size": 8},
                error="invalid_argument")
+    yield Case("quantize_group16_bits3", "quantize", [np.ones((2, 128), np.float32)], [],
+               params={"group_size": 16, "bits": 3}, error="invalid_argument")
     yield Case("qmm_w_not_uint32", "quantized_matmul",
                [np.ones((1, 128), np.float32), np.ones((8, 16), np.int32), sc[:8], bi[:8]], [], params={},
                error="invalid_argument")

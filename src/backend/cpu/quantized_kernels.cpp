@@ -152,7 +152,9 @@ HWY_INLINE void DotRowsP2Any(const uint32_t* w, int64_t wcols, const float* sc, 
   switch (L / W) {
     case 2: return DotRowsP2<B, R, MM, 2>(w, wcols, sc, G, W, xp, K, dots);
     case 4: return DotRowsP2<B, R, MM, 4>(w, wcols, sc, G, W, xp, K, dots);
-    default: return DotRowsP2<B, R, MM, 8>(w, wcols, sc, G, W, xp, K, dots);
+    case 8: return DotRowsP2<B, R, MM, 8>(w, wcols, sc, G, W, xp, K, dots);
+    // 2 bits, group 16 on 16 lanes: a group per word.
+    default: return DotRowsP2<B, R, MM, 16>(w, wcols, sc, G, W, xp, K, dots);
   }
 }
 
@@ -695,7 +697,7 @@ void qmm_single(const float* x, const uint32_t* w, const float* sc, const float*
     const int64_t L = int64_t(qkern::qlanes());
     const int W = gs * bits / 32;
     bool simd = L > 0 && (bits == 8 ? gs % L == 0 && K % L == 0
-                                    : (bits == 2 || bits == 4) && wcols % L == 0 && (W % L == 0 || (L % W == 0 && L / W <= 8)));
+                                    : (bits == 2 || bits == 4) && wcols % L == 0 && (W % L == 0 || (L % W == 0 && L / W <= 16)));
     std::vector<float> xsum(size_t(M) * G);
     for (int m = 0; m < M; ++m)
       for (int g = 0; g < G; ++g) {
