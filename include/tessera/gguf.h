@@ -15,10 +15,12 @@
 //
 // Tensors: F32, F16 and BF16 come back as arrays over the mapping, without a copy (they are
 // copied only when misaligned for their type). I8/I16/I32/I64/F64 are read as arrays too.
-// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 are dequantized at load by `load`, or converted exactly to
-// the MLX affine layout (packed uint32 + per-32 scales and biases) by `load_quantized`, which
-// quantized_matmul runs without dequantizing. Other quantized types (k-quants, i-quants) are
-// described in `tensors()` but raise an error naming the type when loaded.
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and the k-quants Q2_K-Q6_K are dequantized at load by `load`
+// (bit for bit ggml's float32 values), or converted exactly to the MLX affine layout (packed
+// uint32 codes, float32 scales and biases per group) by `load_quantized`, which quantized_matmul
+// runs without dequantizing. Q8_K (ggml's activation format) is dequantized only. Other
+// quantized types (i-quants, ternary) are described in `tensors()` but raise an error naming
+// the type when loaded.
 #pragma once
 
 #include <cstdint>
@@ -228,9 +230,12 @@ class Reader {
   // The tensor as a dense array with the row-major shape. Float types keep their dtype (zero
   // copy); quantized types are dequantized to `dequant_dtype` (float32, float16 or bfloat16).
   array load(std::string_view name, Dtype dequant_dtype = float32) const;
-  // Q4_0/Q4_1/Q8_0 (4/4/8 bits) and Q5_0/Q5_1 (5 bits) converted exactly to the affine layout
-  // with group size 32 and float32 scales and biases (the file's float16 scales are exact in
-  // float32); std::nullopt for other types. Only for 2-D tensors.
+  // Quantized types converted exactly to the affine layout with float32 scales and biases (the
+  // file's float16 scales, times a k-quant's sub-block scale, are exact in float32):
+  //   Q4_0, Q4_1, Q4_K: 4 bits, group 32     Q5_0, Q5_1, Q5_K: 5 bits, group 32
+  //   Q8_0: 8 bits, group 32                 Q2_K: 2 bits, group 16
+  //   Q3_K: 4 bits, group 16 (3-bit codes)   Q6_K: 8 bits, group 16 (6-bit codes)
+  // std::nullopt for other types and for tensors that are not 2-D.
   std::optional<QuantizedTensor> load_quantized(std::string_view name) const;
   // The bytes of a tensor's data as they are in the file (a view of the mapping).
   const uint8_t* raw_data(const TensorInfo& t) const;
@@ -240,9 +245,10 @@ class Reader {
   std::shared_ptr<const Impl> impl_;
 };
 
-// A tensor to write: `data` converted to `type`, which may be F32, F16, BF16, Q8_0 or Q4_0 (the
-// quantized types need the last axis to be a multiple of 32 and round to nearest, as ggml's
-// reference quantizers do).
+// A tensor to write: `data` converted to `type`, which may be F32, F16, BF16, Q8_0, Q4_0 (the
+// last axis a multiple of 32; rounded as ggml's reference quantizers do) or Q2_K-Q6_K (the last
+// axis a multiple of 256; each sub-block's range rounded to nearest, without the scale search
+// of llama.cpp's quantizers, so the error is somewhat larger than theirs).
 struct WriteTensor {
   std::string name;
   array data;

@@ -13,18 +13,10 @@ namespace {
 
 constexpr int kBlock = 32;
 
-float load_half(const uint8_t* p) { return tessera::detail::half_to_float(uint16_t(p[0] | (p[1] << 8))); }
-
-void store_half(uint8_t* p, float v) {
-  uint16_t h = tessera::detail::float_to_half(v);
-  p[0] = uint8_t(h);
-  p[1] = uint8_t(h >> 8);
-}
-
 uint32_t load_u32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
 
-// One block as unsigned codes with w = scale * code + bias (the form both dequantization and the
-// affine conversion need). Returns the block's byte size.
+// One legacy block as unsigned codes with w = scale * code + bias (the form both dequantization
+// and the affine conversion need). Returns the block's byte size.
 size_t decode_block(TensorType t, const uint8_t* b, uint8_t codes[kBlock], float* scale, float* bias) {
   switch (t) {
     case TensorType::q4_0:
@@ -67,27 +59,96 @@ size_t decode_block(TensorType t, const uint8_t* b, uint8_t codes[kBlock], float
   }
 }
 
+template <int B>
+void pack_codes_t(const uint8_t* codes, int n, uint32_t* w) {
+  constexpr int per_word = 32 / B;
+  for (int i = 0; i < n / per_word; ++i) {
+    uint32_t v = 0;
+    for (int k = 0; k < per_word; ++k) v |= uint32_t(codes[i * per_word + k]) << (k * B);
+    w[i] = v;
+  }
+}
+
+// Packs n codes of `bits` bits into a little-endian bit stream (n * bits a multiple of 32).
+void pack_codes(const uint8_t* codes, int n, int bits, uint32_t* w) {
+  switch (bits) {
+    case 2: return pack_codes_t<2>(codes, n, w);
+    case 4: return pack_codes_t<4>(codes, n, w);
+    case 8: return pack_codes_t<8>(codes, n, w);
+    default: break;
+  }
+  std::fill(w, w + n * bits / 32, 0u);
+  for (int j = 0; j < n; ++j) {
+    int pos = j * bits;
+    uint64_t v = uint64_t(codes[j]) << (pos % 32);
+    w[pos / 32] |= uint32_t(v);
+    if ((pos % 32) + bits > 32) w[pos / 32 + 1] |= uint32_t(v >> 32);
+  }
+}
+
 }  // namespace
+
+float load_half(const uint8_t* p) { return tessera::detail::half_to_float(uint16_t(p[0] | (p[1] << 8))); }
+
+void store_half(uint8_t* p, float v) {
+  uint16_t h = tessera::detail::float_to_half(v);
+  p[0] = uint8_t(h);
+  p[1] = uint8_t(h >> 8);
+}
+
+bool is_kquant(TensorType t) {
+  return t == TensorType::q2_k || t == TensorType::q3_k || t == TensorType::q4_k || t == TensorType::q5_k ||
+         t == TensorType::q6_k || t == TensorType::q8_k;
+}
 
 bool is_supported_quant(TensorType t) {
   return t == TensorType::q4_0 || t == TensorType::q4_1 || t == TensorType::q5_0 || t == TensorType::q5_1 ||
-         t == TensorType::q8_0;
+         t == TensorType::q8_0 || is_kquant(t);
 }
 
-int affine_bits(TensorType t) {
+AffineForm affine_form(TensorType t) {
   switch (t) {
     case TensorType::q4_0:
     case TensorType::q4_1:
-      return 4;
+    case TensorType::q4_k:
+      return {4, 32};
     case TensorType::q5_0:
     case TensorType::q5_1:
-      return 5;
+    case TensorType::q5_k:
+      return {5, 32};
+    case TensorType::q8_0:
+      return {8, 32};
+    case TensorType::q2_k:
+      return {2, 16};
+    // A group of 16 3-bit codes does not fill whole words, which the quantized kernels need:
+    // Q3_K's codes take 4 bits.
+    case TensorType::q3_k:
+      return {4, 16};
+    case TensorType::q6_k:
+      return {kQ6KBits, 16};
     default:
-      return 8;
+      // Q8_K's float32 scale times an 8-bit code is not exact in float32: dequantized instead.
+      return {};
   }
 }
 
 void dequantize_blocks(TensorType t, const uint8_t* src, float* dst, int64_t n_blocks) {
+  if (t == TensorType::q8_k) return dequantize_q8_k(src, dst, n_blocks);
+  if (is_kquant(t)) {
+    const size_t nbytes = block_layout(t).second;
+    KBlock k;
+    for (int64_t i = 0; i < n_blocks; ++i, src += nbytes, dst += 256) {
+      const int gs = decode_kblock(t, src, k);
+      // scale * code is exact (see gguf_quant.h), so this matches ggml's float32 result.
+      for (int g = 0; g < 256 / gs; ++g) {
+        const float s = k.scale[g], b = k.bias[g];
+        const uint8_t* c = k.codes + g * gs;
+        float* o = dst + g * gs;
+        for (int j = 0; j < gs; ++j) o[j] = s * float(c[j]) + b;
+      }
+    }
+    return;
+  }
   uint8_t codes[kBlock];
   for (int64_t i = 0; i < n_blocks; ++i) {
     float scale, bias;
@@ -100,23 +161,37 @@ void dequantize_blocks(TensorType t, const uint8_t* src, float* dst, int64_t n_b
 }
 
 void to_affine(TensorType t, const uint8_t* src, uint32_t* words, float* scales, float* biases, int64_t n_blocks) {
-  const int bits = affine_bits(t);
+  const AffineForm f = affine_form(t);
+  if (f.bits == 0) throw std::logic_error("[gguf] to_affine called for " + tensor_type_name(t));
+  if (is_kquant(t)) {
+    const size_t nbytes = block_layout(t).second;
+    const int words_per_block = 256 * f.bits / 32, groups = 256 / f.group_size;
+    KBlock k;
+    for (int64_t i = 0; i < n_blocks; ++i, src += nbytes) {
+      decode_kblock(t, src, k);
+      pack_codes(k.codes, 256, f.bits, words + i * words_per_block);
+      std::copy(k.scale, k.scale + groups, scales + i * groups);
+      std::copy(k.bias, k.bias + groups, biases + i * groups);
+    }
+    return;
+  }
   uint8_t codes[kBlock];
   for (int64_t i = 0; i < n_blocks; ++i) {
     src += decode_block(t, src, codes, &scales[i], &biases[i]);
-    // 32 codes of `bits` bits fill exactly `bits` words.
-    uint32_t* w = words + i * bits;
-    std::fill(w, w + bits, 0u);
-    for (int j = 0; j < kBlock; ++j) {
-      int pos = j * bits;
-      uint64_t v = uint64_t(codes[j]) << (pos % 32);
-      w[pos / 32] |= uint32_t(v);
-      if ((pos % 32) + bits > 32) w[pos / 32 + 1] |= uint32_t(v >> 32);
-    }
+    pack_codes(codes, kBlock, f.bits, words + i * f.bits);
   }
 }
 
+bool can_quantize(TensorType t) {
+  return t == TensorType::q8_0 || t == TensorType::q4_0 || (is_kquant(t) && t != TensorType::q8_k);
+}
+
 void quantize_blocks(TensorType t, const float* src, uint8_t* dst, int64_t n_blocks) {
+  if (is_kquant(t) && t != TensorType::q8_k) {
+    const size_t nbytes = block_layout(t).second;
+    for (int64_t i = 0; i < n_blocks; ++i) quantize_kblock(t, src + i * 256, dst + i * nbytes);
+    return;
+  }
   for (int64_t i = 0; i < n_blocks; ++i, src += kBlock) {
     if (t == TensorType::q8_0) {
       float amax = 0.0f;
@@ -154,7 +229,7 @@ void quantize_blocks(TensorType t, const float* src, uint8_t* dst, int64_t n_blo
       }
       dst += 18;
     } else {
-      throw std::invalid_argument("[gguf] quantize_blocks supports Q8_0 and Q4_0 only");
+      throw std::invalid_argument("[gguf] quantize_blocks supports Q8_0, Q4_0 and Q2_K-Q6_K only");
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "io/file_io.h"
+#include "core/thread_pool.h"
 #include "io/gguf_quant.h"
 #include "tessera/gguf.h"
 #include "tessera/ops.h"
@@ -48,6 +49,8 @@ constexpr const char* kOp = "gguf";
 constexpr uint64_t kDefaultAlignment = 32;
 constexpr uint32_t kMaxDims = 4;  // GGML_MAX_DIMS
 constexpr int kMaxArrayDepth = 4;
+// Values per task when blocks are decoded in parallel.
+constexpr int64_t kGrainValues = 1 << 16;
 
 std::mutex& log_mutex() {
   static std::mutex m;
@@ -393,8 +396,11 @@ Reader::Reader(const std::string& path) {
     if (blk == 0) c.fail(type_at, "tensor '" + t.name + "' has unknown ggml type " + std::to_string(uint32_t(t.type)));
     uint64_t row = t.dims.empty() ? 1 : t.dims[0];
     if (row % blk != 0) {
-      c.fail(type_at, "tensor '" + t.name + "' of type " + tensor_type_name(t.type) + " has a first dimension of " +
-                          std::to_string(row) + ", not a multiple of its block size " + std::to_string(blk));
+      std::string shape;
+      for (auto it = t.dims.rbegin(); it != t.dims.rend(); ++it) shape += (shape.empty() ? "" : ", ") + std::to_string(*it);
+      c.fail(type_at, "tensor '" + t.name + "' of type " + tensor_type_name(t.type) + " has shape [" + shape +
+                          "]: its rows of " + std::to_string(row) + " values are not a multiple of the type's block size " +
+                          std::to_string(blk));
     }
     if (io::mul_overflows(elems / blk, blk_bytes, &t.nbytes)) c.fail(type_at, "tensor '" + t.name + "' byte size overflows");
     uint64_t off_at = c.pos();
@@ -520,14 +526,20 @@ array Reader::load(std::string_view name, Dtype dequant_dtype) const {
     throw std::invalid_argument("[gguf] " + impl_->path + ": tensor '" + t.name + "' has type " +
                                 tensor_type_name(t.type) +
                                 ", which Tessera cannot load yet (supported: F32, F16, BF16, F64, I8-I64, Q4_0, Q4_1, "
-                                "Q5_0, Q5_1, Q8_0)");
+                                "Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K)");
   }
   if (dequant_dtype != float32 && dequant_dtype != float16 && dequant_dtype != bfloat16) {
     throw std::invalid_argument("[gguf] load: dequantized tensors can be float32, float16 or bfloat16, not " +
                                 std::string(dtype_name(dequant_dtype)));
   }
+  // The element count is bounded by the tensor's bytes, which the parser checked against the
+  // file size: at most 256 / 84 values per byte (Q2_K), so the allocation is too.
   array out(allocator::malloc(size_t(t.num_elements() * 4)), shape, float32);
-  detail::dequantize_blocks(t.type, src, out.data<float>(), int64_t(t.num_elements() / 32));
+  const auto [block, block_bytes] = block_layout(t.type);
+  float* dst = out.data<float>();
+  parallel_for(int64_t(t.num_elements() / block), kGrainValues / block, [&](int64_t a, int64_t b) {
+    detail::dequantize_blocks(t.type, src + a * block_bytes, dst + a * block, b - a);
+  });
   if (dequant_dtype != float32) {
     out = astype(out, dequant_dtype);
     out.eval();
@@ -537,15 +549,28 @@ array Reader::load(std::string_view name, Dtype dequant_dtype) const {
 
 std::optional<QuantizedTensor> Reader::load_quantized(std::string_view name) const {
   const TensorInfo& t = tensor(name);
-  if (!detail::is_supported_quant(t.type) || t.dims.size() != 2) return std::nullopt;
-  int rows = int(t.dims[1]), cols = int(t.dims[0]);
-  int bits = detail::affine_bits(t.type);
-  int64_t n_blocks = int64_t(rows) * (cols / 32);
-  array wq(allocator::malloc(size_t(n_blocks) * bits * 4), {rows, cols / 32 * bits}, uint32);
-  array scales(allocator::malloc(size_t(n_blocks) * 4), {rows, cols / 32}, float32);
-  array biases(allocator::malloc(size_t(n_blocks) * 4), {rows, cols / 32}, float32);
-  detail::to_affine(t.type, raw_data(t), wq.data<uint32_t>(), scales.data<float>(), biases.data<float>(), n_blocks);
-  return QuantizedTensor{wq, scales, biases, 32, bits};
+  const detail::AffineForm f = detail::affine_form(t.type);
+  if (f.bits == 0 || t.dims.size() != 2) return std::nullopt;
+  // Rows are whole blocks (checked when the file was parsed), so the packed row is whole words
+  // and whole groups.
+  const int64_t rows = int64_t(t.dims[1]), cols = int64_t(t.dims[0]);
+  const int64_t block = block_layout(t.type).first;
+  const int64_t n_blocks = rows * (cols / block);
+  const int64_t wcols = cols * f.bits / 32, groups = cols / f.group_size;
+  array wq(allocator::malloc(size_t(rows * wcols * 4)), {int(rows), int(wcols)}, uint32);
+  array scales(allocator::malloc(size_t(rows * groups * 4)), {int(rows), int(groups)}, float32);
+  array biases(allocator::malloc(size_t(rows * groups * 4)), {int(rows), int(groups)}, float32);
+  const uint8_t* src = raw_data(t);
+  const int64_t block_bytes = block_layout(t.type).second;
+  const int64_t block_words = block * f.bits / 32, block_groups = block / f.group_size;
+  uint32_t* w = wq.data<uint32_t>();
+  float* sc = scales.data<float>();
+  float* bi = biases.data<float>();
+  parallel_for(n_blocks, kGrainValues / block, [&](int64_t a, int64_t b) {
+    detail::to_affine(t.type, src + a * block_bytes, w + a * block_words, sc + a * block_groups, bi + a * block_groups,
+                      b - a);
+  });
+  return QuantizedTensor{wq, scales, biases, f.group_size, f.bits};
 }
 
 }  // namespace tessera::gguf

@@ -87,6 +87,12 @@ void write_kv(Buf& b, const std::string& key, const Value& v) {
   write_value(b, v);
 }
 
+std::string shape_string(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
 // The tensor's bytes in the file's representation.
 std::vector<uint8_t> encode(const WriteTensor& t) {
   array a = t.data;
@@ -100,21 +106,24 @@ std::vector<uint8_t> encode(const WriteTensor& t) {
       if (!out.empty()) std::memcpy(out.data(), c.data<uint8_t>(), out.size());
       return out;
     }
-    case TensorType::q8_0:
-    case TensorType::q4_0: {
-      if (a.ndim() == 0 || a.shape(-1) % 32 != 0) {
-        throw std::invalid_argument("[gguf save] tensor '" + t.name + "': " + tensor_type_name(t.type) +
-                                    " needs the last axis to be a multiple of 32");
+    default: {
+      if (!detail::can_quantize(t.type)) {
+        throw std::invalid_argument("[gguf save] tensor '" + t.name + "': writing " + tensor_type_name(t.type) +
+                                    " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K "
+                                    "are)");
+      }
+      const int block = int(block_layout(t.type).first);
+      if (a.ndim() == 0 || a.shape(-1) % block != 0) {
+        throw std::invalid_argument("[gguf save] tensor '" + t.name + "' has shape " + shape_string(a.shape()) + ": " +
+                                    tensor_type_name(t.type) + " needs the last axis to be a multiple of " +
+                                    std::to_string(block));
       }
       array c = io::dense_for_save(astype(a, float32), false);
-      int64_t n_blocks = int64_t(c.size() / 32);
+      int64_t n_blocks = int64_t(c.size() / block);
       std::vector<uint8_t> out(size_t(n_blocks) * block_layout(t.type).second);
       detail::quantize_blocks(t.type, c.data<float>(), out.data(), n_blocks);
       return out;
     }
-    default:
-      throw std::invalid_argument("[gguf save] tensor '" + t.name + "': writing " + tensor_type_name(t.type) +
-                                  " is not supported (F32, F16, BF16, Q8_0, Q4_0 are)");
   }
 }
 

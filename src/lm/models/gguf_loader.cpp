@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <stdexcept>
+#include <tuple>
 
 #include "lm/models/gguf_names.h"
 #include "lm/models/loaders.h"
@@ -131,7 +132,9 @@ LoadedModel load_gguf_model(const std::string& path, const LoadOptions& options)
   ModelConfig cfg = config_from_gguf(r);
 
   WeightStore store(path);
-  std::map<std::string, int> converted, dequantized, widened;
+  std::map<std::string, int> dequantized, widened;
+  // Per file type: how many tensors, and the affine layout they became (k-quants differ).
+  std::map<std::string, std::tuple<int, int, int>> converted;
   for (const auto& t : r.tensors()) {
     Weight w{std::nullopt, std::nullopt, t.shape(), t.name};
     const std::string name = hf_name(t.name, cfg.architecture);
@@ -140,7 +143,10 @@ LoadedModel load_gguf_model(const std::string& path, const LoadOptions& options)
     if (options.keep_quantized && !is_embedding) q = r.load_quantized(t.name);
     if (q) {
       w.quant = QuantizedWeight{q->wq, q->scales, q->biases, q->group_size, q->bits};
-      converted[gguf::tensor_type_name(t.type)]++;
+      auto& [count, bits, group] = converted[gguf::tensor_type_name(t.type)];
+      ++count;
+      bits = q->bits;
+      group = q->group_size;
     } else {
       array a = r.load(t.name);
       if (a.dtype() != float32) {
@@ -161,9 +167,12 @@ LoadedModel load_gguf_model(const std::string& path, const LoadOptions& options)
     for (auto& [type, n] : m) s += (s.empty() ? "" : ", ") + std::to_string(n) + " " + type;
     return s;
   };
-  if (!converted.empty())
-    gguf::log("[gguf] " + path + ": converted " + summary(converted) +
-              " tensors to the affine layout (group 32) for quantized_matmul at load");
+  for (auto& [type, c] : converted) {
+    auto& [count, bits, group] = c;
+    gguf::log("[gguf] " + path + ": converted " + std::to_string(count) + " " + type +
+              " tensors to the affine layout (" + std::to_string(bits) + "-bit, group " + std::to_string(group) +
+              ") for quantized_matmul at load");
+  }
   if (!dequantized.empty()) gguf::log("[gguf] " + path + ": dequantized " + summary(dequantized) + " tensors to float32 at load");
   if (!widened.empty()) gguf::log("[gguf] " + path + ": converted " + summary(widened) + " tensors to float32 at load");
 
