@@ -1,11 +1,18 @@
 // Quantized matmul (MLX affine layout, 4-bit, group 64): x[M, 4096] @ dequantize(w[4096, 4096]).T
 // for a matrix-vector product (M = 1, decoding) and a matrix-matrix one (M = 512, prefill).
-// FLOP/s counts 2*M*N*K.
+// FLOP/s counts 2*M*N*K. Also: the group-16 layouts GGUF's k-quants convert to, and the speed of
+// reading k-quant tensors from a GGUF file (dequantized to float32, or converted to the affine
+// layout), in MB/s of file data.
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
 #include <vector>
 
+#include "tessera/gguf.h"
 #include "tessera/tessera.h"
 
 namespace {
@@ -80,6 +87,81 @@ BENCHMARK(run_qmm)
     ->Args({1, 0})
     ->Args({512, 0})
     ->Args({512, 1})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// args: bits, group size. M = 1 (decoding), N = K = 4096.
+void run_qmv_layout(benchmark::State& state) {
+  const int N = 4096, K = 4096, bits = int(state.range(0)), gs = int(state.range(1));
+  auto q = tb::quantize(make_input({N, K}, 31), gs, bits);
+  tb::eval(q);
+  tb::array x = make_input({1, K}, 32);
+  for (auto _ : state) {
+    tb::array y = tb::quantized_matmul(x, q[0], q[1], q[2], true, gs, bits);
+    tb::eval(y);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  // Weight bytes read per product: codes plus float32 scales and biases.
+  const double bytes = double(N) * K * bits / 8 + 2.0 * 4 * N * (K / gs);
+  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK(run_qmv_layout)
+    ->Name("BM_QuantizedMatvec/N4096K4096")
+    ->ArgNames({"bits", "group"})
+    ->Args({4, 32})   // Q4_K, Q4_0
+    ->Args({8, 32})   // Q8_0
+    ->Args({2, 16})   // Q2_K
+    ->Args({4, 16})   // Q3_K
+    ->Args({6, 16})   // Q6_K as 6-bit codes
+    ->Args({8, 16})   // Q6_K as Tessera converts it
+    ->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// A 4096 x 4096 weight of `type` in a temporary GGUF file, written once per type.
+std::string kquant_file(tb::gguf::TensorType type) {
+  static std::vector<std::pair<tb::gguf::TensorType, std::string>> files;
+  for (auto& [t, p] : files)
+    if (t == type) return p;
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("tessera-bench-" + std::to_string(getpid()) + "-" + tb::gguf::tensor_type_name(type) + ".gguf"))
+                         .string();
+  tb::gguf::save(path, {}, {{"w", make_input({4096, 4096}, 41), type}});
+  files.emplace_back(type, path);
+  static const bool cleanup = [] {
+    std::atexit([] {
+      for (auto& [t, p] : files) std::filesystem::remove(p);
+    });
+    return true;
+  }();
+  (void)cleanup;
+  return files.back().second;
+}
+
+// args: ggml type, 0 = load (dequantize to float32), 1 = load_quantized (affine layout).
+void run_gguf_kquant_read(benchmark::State& state) {
+  const auto type = tb::gguf::TensorType(state.range(0));
+  const bool convert = state.range(1) != 0;
+  tb::gguf::Reader r(kquant_file(type));
+  const double bytes = double(r.tensor("w").nbytes);
+  for (auto _ : state) {
+    if (convert) {
+      auto q = r.load_quantized("w");
+      benchmark::DoNotOptimize(q->wq.raw_data());
+    } else {
+      tb::array a = r.load("w");
+      benchmark::DoNotOptimize(a.raw_data());
+    }
+  }
+  state.SetLabel(tb::gguf::tensor_type_name(type) + (convert ? " -> affine" : " -> float32"));
+  state.counters["MB/s"] = benchmark::Counter(bytes / 1e6, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK(run_gguf_kquant_read)
+    ->Name("BM_GgufKQuantRead/4096x4096")
+    ->ArgNames({"type", "convert"})
+    ->Args({int(tb::gguf::TensorType::q4_k), 0})
+    ->Args({int(tb::gguf::TensorType::q4_k), 1})
+    ->Args({int(tb::gguf::TensorType::q6_k), 0})
+    ->Args({int(tb::gguf::TensorType::q6_k), 1})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

@@ -125,7 +125,8 @@ int main(int argc, char** argv) {
               {"nested", Value::array_of({Value(std::vector<int32_t>{1, 2})})}},
              {{"f32", iota({2, 32}, float32)}, {"f16", iota({3}, float32), TensorType::f16},
               {"bf16", iota({2, 2}, float32), TensorType::bf16}, {"q8", iota({2, 32}, float32), TensorType::q8_0},
-              {"q4", iota({1, 64}, float32), TensorType::q4_0}},
+              {"q4", iota({1, 64}, float32), TensorType::q4_0}, {"q4k", iota({1, 256}, float32), TensorType::q4_k},
+              {"q6k", iota({1, 256}, float32), TensorType::q6_k}},
              64);
   {
     const int V = 8, H = 32, F = 32;
