@@ -22,8 +22,12 @@ for config in "$HERE"/../../shared/data/tokenizers/*/tokenizer_config.json; do
   [ -f "$config" ] && cp "$config" "$SEEDS/chat_template/$(basename "$(dirname "$config")").json"
 done
 
+# Conversions start from GGUF files.
+mkdir -p "$SEEDS/convert"
+cp "$SEEDS"/gguf/* "$SEEDS/convert/"
+
 status=0
-for target in npy npz safetensors tokenizer_json gguf model_dir chat_template; do
+for target in npy npz safetensors tokenizer_json gguf model_dir chat_template convert; do
   mkdir -p "$CORPUS/$target" "$ARTIFACTS/$target"
   cp -f "$SEEDS/$target"/* "$CORPUS/$target/"
   echo "== ${target}_fuzz for ${TIME}s"

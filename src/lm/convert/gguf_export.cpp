@@ -143,7 +143,14 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
     array w = src.get(name);
     const bool q = name.find("self_attn.q_proj.") != std::string::npos;
     const bool k = name.find("self_attn.k_proj.") != std::string::npos;
-    if (arch->interleaved_rope && (q || k)) w = rope_rows_to_interleaved(w, q ? c.num_heads : c.num_kv_heads);
+    if (arch->interleaved_rope && (q || k)) {
+      const int heads = q ? c.num_heads : c.num_kv_heads;
+      if (w.ndim() < 1 || w.shape(0) != heads * c.head_dim || c.head_dim % 2 != 0) {
+        fail(hf_dir, "tensor '" + name + "' has " + std::to_string(w.ndim() < 1 ? 0 : w.shape(0)) + " rows, expected " +
+                         std::to_string(heads) + " heads of " + std::to_string(c.head_dim) + " (config.json)");
+      }
+      w = rope_rows_to_interleaved(w, heads);
+    }
     TensorType type = w.ndim() <= 1 ? TensorType::f32 : outtype;
     if (block_quantized(type) && w.shape(-1) % 32 != 0) {
       type = TensorType::f16;  // llama.cpp falls back the same way

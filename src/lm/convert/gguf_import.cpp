@@ -47,6 +47,9 @@ ConvertSummary convert_gguf_to_hf(const std::string& gguf_file, const std::strin
   const ModelConfig c = config_from_gguf(r);
   const gguf::TensorInfo* embd = r.find_tensor("token_embd.weight");
   if (!embd || embd->dims.size() != 2) fail(gguf_file, "no 2-D tensor 'token_embd.weight'");
+  if (embd->dims[1] == 0 || embd->dims[1] > (uint64_t(1) << 30)) {
+    fail(gguf_file, "token_embd.weight has " + std::to_string(embd->dims[1]) + " rows");
+  }
   const int vocab = int(embd->dims[1]);
   const bool tied = r.find_tensor("output.weight") == nullptr;
   const Dtype dtype = o.dtype ? *o.dtype : float_type(embd->type).value_or(float32);
@@ -92,7 +95,14 @@ ConvertSummary convert_gguf_to_hf(const std::string& gguf_file, const std::strin
     array w = float_type(t.type) ? r.load(t.name) : r.load(t.name, float32);
     if (!float_type(t.type)) ++dequantized;
     const bool q = t.name.find(".attn_q.") != std::string::npos, k = t.name.find(".attn_k.") != std::string::npos;
-    if (arch->interleaved_rope && (q || k)) w = rope_rows_to_halves(w, q ? c.num_heads : c.num_kv_heads);
+    if (arch->interleaved_rope && (q || k)) {
+      const int heads = q ? c.num_heads : c.num_kv_heads;
+      if (w.ndim() < 1 || w.shape(0) != heads * c.head_dim || c.head_dim % 2 != 0) {
+        fail(gguf_file, "tensor '" + t.name + "' has " + std::to_string(w.ndim() < 1 ? 0 : w.shape(0)) +
+                            " rows, expected " + std::to_string(heads) + " heads of " + std::to_string(c.head_dim));
+      }
+      w = rope_rows_to_halves(w, heads);
+    }
     if (w.dtype() != dtype) w = astype(w, dtype);
     s.parameters += int64_t(w.size());
     shards.add(name, w);

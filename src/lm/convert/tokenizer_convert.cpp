@@ -206,8 +206,10 @@ json added_token(int id, const std::string& content, bool special) {
 
 // ------------------------------------------------------------------ tokenizer.json -> GGUF
 
-bool tokenizer_to_gguf(const std::string& dir, const json& config, int vocab_size, Metadata& meta,
-                       std::vector<std::string>& notes) {
+namespace {
+
+bool to_gguf(const std::string& dir, const json& config, int vocab_size, Metadata& meta,
+             std::vector<std::string>& notes) {
   const fs::path tok_path = fs::path(dir) / "tokenizer.json";
   std::error_code ec;
   if (!fs::is_regular_file(tok_path, ec)) {
@@ -380,7 +382,7 @@ bool tokenizer_to_gguf(const std::string& dir, const json& config, int vocab_siz
 
 // ------------------------------------------------------------------ GGUF -> tokenizer.json
 
-std::optional<HfTokenizerFiles> tokenizer_from_gguf(const gguf::Reader& r, std::vector<std::string>& notes) {
+std::optional<HfTokenizerFiles> from_gguf(const gguf::Reader& r, std::vector<std::string>& notes) {
   const gguf::Value* model = r.find("tokenizer.ggml.model");
   if (!model) {
     notes.push_back("the GGUF has no embedded vocabulary: no tokenizer.json written");
@@ -561,6 +563,27 @@ std::optional<HfTokenizerFiles> tokenizer_from_gguf(const gguf::Reader& r, std::
   cfg["clean_up_tokenization_spaces"] = false;
   if (const gguf::Value* ct = r.find("tokenizer.chat_template"); ct && ct->is_string()) cfg["chat_template"] = ct->str();
   return out;
+}
+
+}  // namespace
+
+// A field of an unexpected JSON type surfaces as the JSON library's exception; it is given the
+// file's name here, once, rather than checked at every access.
+bool tokenizer_to_gguf(const std::string& dir, const json& config, int vocab_size, Metadata& meta,
+                       std::vector<std::string>& notes) {
+  try {
+    return to_gguf(dir, config, vocab_size, meta, notes);
+  } catch (const json::exception& e) {
+    fail((fs::path(dir) / "tokenizer.json").string(), std::string("unexpected content: ") + e.what());
+  }
+}
+
+std::optional<HfTokenizerFiles> tokenizer_from_gguf(const gguf::Reader& r, std::vector<std::string>& notes) {
+  try {
+    return from_gguf(r, notes);
+  } catch (const json::exception& e) {
+    fail(r.path(), std::string("the embedded vocabulary cannot be written as tokenizer.json: ") + e.what());
+  }
 }
 
 }  // namespace tessera::lm::convert
