@@ -57,10 +57,18 @@ void slice_update_kernel(const Primitive& p, const std::vector<array>& in, std::
   const array& src = in[0];
   const array& upd = in[1];
   array& o = out[0];
-  o.set_data(allocator::malloc(o.nbytes()));
-  if (o.size() == 0) return;
   Strides rs = row_strides(o.shape());
-  copy_strided(src, o.raw_data(), rs, cfg.threads);
+  if (src.is_donatable() && src.flags().row_contiguous && src.data_size() == src.size() &&
+      src.itemsize() == o.itemsize()) {
+    // Nothing else holds the source (a KV cache buffer replaced by its own update): the output
+    // takes its buffer and only the updated region is written, so appending one token to a
+    // preallocated cache costs the token, not the cache.
+    o.copy_shared_buffer(src);
+  } else {
+    o.set_data(allocator::malloc(o.nbytes()));
+    if (o.size() == 0) return;
+    copy_strided(src, o.raw_data(), rs, cfg.threads);
+  }
   if (upd.size() == 0) return;
   int64_t off = 0;
   Strides region(o.ndim());
