@@ -26,8 +26,21 @@ struct GenerateOptions {
   SamplingOptions sampling;
   int prefill_step = 512;  // prompt tokens per forward pass, so memory stays bounded on long prompts
   // Positions the KV cache may hold (prompt + generated); 0: the model's context length.
-  // Generation stops with finish_reason "context" when the cache is full.
+  // Generation stops with finish_reason "context" when the cache is full, unless `rotate_kv`.
   int max_kv_size = 0;
+  // mlx-lm's --max-kv-size: once max_kv_size positions are cached, full-attention layers keep the
+  // first 4 and the most recent ones and generation goes on (no context limit then).
+  bool rotate_kv = false;
+  // Quantized KV cache (mlx-lm's kv_bits, kv_group_size, quantized_kv_start): keys and values of
+  // full-attention layers packed to kv_bits (2-8; 0: off) in groups of kv_group_size features
+  // once more than quantized_kv_start positions are cached. See KVCacheOptions.
+  int kv_bits = 0;
+  int kv_group_size = 64;
+  int quantized_kv_start = 0;
+  // A cache that already holds earlier tokens (load_prompt_cache's, or an earlier call's): the
+  // prompt continues them and its options rule (max_kv_size, rotate_kv and kv_* are then unused).
+  // It ends holding the prompt and every generated token but the last.
+  KVCache* cache = nullptr;
   bool add_special_tokens = true;  // BOS (and EOS) the vocabulary asks for around the prompt
   bool stop_at_eos = true;         // the tokenizer's EOS ids end the generation
   std::vector<int> extra_stop_ids;

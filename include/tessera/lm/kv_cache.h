@@ -1,43 +1,134 @@
 // Key/value cache for autoregressive attention. Each layer keeps keys and values of shape
-// [B, kv_heads, capacity, head_dim]; capacity grows in whole steps (default 256 tokens), so a
-// decode step writes one position into room that already exists instead of reallocating.
+// [B, kv_heads, capacity, head_dim] and writes new positions into that buffer in place: capacity
+// grows in whole steps (default 256 tokens), so a decode step neither reallocates nor copies the
+// tokens already cached.
+//
+// Three layouts, chosen per layer:
+//   - full: every position since the start (full-attention layers);
+//   - rotating: a ring of the last `window` positions (sliding-window layers: Mistral, Gemma 2/3,
+//     Qwen 2, Phi-3), or of the first `keep` and the last max_size - keep positions when
+//     KVCacheOptions::rotate bounds a full-attention layer as mlx-lm's RotatingKVCache does;
+//     memory is bounded by the window plus one prefill chunk;
+//   - quantized: keys and values packed to 4 or 8 bits in tessera::quantize's affine layout
+//     (full-attention layers, once the cache holds more than quantized_start positions).
 #pragma once
 
-#include <utility>
+#include <cstddef>
+#include <optional>
 #include <vector>
 
 #include "tessera/array.h"
 
 namespace tessera::lm {
 
+struct KVCacheOptions {
+  int step = 256;  // capacity grows in whole steps of this many positions
+  // Positions the cache may hold (0: unbounded). Without `rotate`, an update past it raises
+  // std::length_error (generate() then stops with finish_reason "context"). With `rotate`,
+  // full-attention layers keep their first `keep` positions and the most recent
+  // max_size - keep ones, and generation goes on with bounded memory (mlx-lm's --max-kv-size).
+  int max_size = 0;
+  bool rotate = false;
+  int keep = 4;
+  // Quantized keys and values (mlx-lm's kv_bits, kv_group_size, quantized_kv_start): 0 keeps them
+  // in the activations' dtype; 4 or 8 packs the full-attention layers' keys and values with one
+  // scale and bias per `group_size` features of a head (head_dim must be a multiple), once the
+  // cache holds more than `quantized_start` positions. Rotating layers stay unquantized: their
+  // memory is already bounded by the window.
+  int bits = 0;
+  int group_size = 64;
+  int quantized_start = 0;
+};
+
+// What one layer's attention reads after an update: the keys and values of the positions this
+// call's queries may see, and where they sit.
+struct KVView {
+  // Dense: [B, Hkv, n, D]. Quantized (bits > 0): the packed words [B, Hkv, n, D * bits / 32], with
+  // scales and biases [B, Hkv, n, D / group_size] beside them.
+  array keys, values;
+  std::optional<array> key_scales, key_biases, value_scales, value_biases;
+  int bits = 0, group_size = 0;
+  // Ordered views list positions in order: keys [0, sinks) are positions [0, sinks), key i >= sinks
+  // is position first + i - sinks. An unordered view (one query over a full ring) holds exactly
+  // the positions that query sees, in ring order (attention needs no mask for it).
+  bool ordered = true;
+  int sinks = 0, first = 0;
+  // Non-sink keys more than `window` - 1 positions behind a query are hidden from it (0: none);
+  // a rotating layer reports the span its ring keeps.
+  int window = 0;
+  int size() const { return keys.shape(2); }  // n
+};
+
 class KVCache {
  public:
-  // `max_size` (0: unbounded) caps the capacity; update() past it raises std::length_error.
+  // Every layer full-attention; `max_size` (0: unbounded) caps the positions it may hold, an
+  // update past it raising std::length_error.
   explicit KVCache(int num_layers, int step = 256, int max_size = 0);
+  // windows[i]: layer i's sliding window (positions a query sees, its own included; 0: full
+  // attention). Sliding layers keep a ring of that many positions.
+  KVCache(std::vector<int> windows, const KVCacheOptions& options);
 
-  // Writes k and v ([B, kv_heads, L, head_dim]) after the tokens layer `layer` holds and returns
-  // that layer's keys and values so far ([B, kv_heads, offset + L, head_dim], views of the
-  // cache). Layers are updated in order; offset() advances when the last layer is updated.
-  std::pair<array, array> update(int layer, const array& k, const array& v);
+  // Writes k and v ([B, kv_heads, L, head_dim]) for the L positions after those layer `layer`
+  // holds and returns what that layer's attention reads. Layers are updated in order; offset()
+  // advances when the last layer is updated.
+  KVView update(int layer, const array& k, const array& v);
 
-  // Tokens stored (in every layer, between forward passes).
+  // Positions seen (in every layer, between forward passes): the next token's position.
   int offset() const { return offset_; }
+  // The largest buffer capacity of any layer, in positions.
   int capacity() const;
-  int max_size() const { return max_size_; }
+  int max_size() const { return opt_.max_size; }
   int num_layers() const { return int(layers_.size()); }
+  const KVCacheOptions& options() const { return opt_; }
+  // Positions layer `layer` keeps at most (0: unbounded) and whether it rotates or is quantized now.
+  int layer_limit(int layer) const;
+  bool layer_rotates(int layer) const;
+  bool layer_quantized(int layer) const;
+  int layer_window(int layer) const;
   // The arrays that hold the cache (evaluate them to materialize a prefill chunk).
   std::vector<array> state() const;
-  // Drops the last n tokens (they will be overwritten).
+  // Bytes the buffers take.
+  size_t nbytes() const;
+  // Drops the last n positions (they will be overwritten). A rotating layer that already dropped
+  // old positions cannot give back the ones overwritten: std::invalid_argument.
   void trim(int n);
   void reset();
 
+  // One layer's contents for saving, positions in order: dense keys/values [B, H, n, D] or their
+  // packed form; `n` positions (the ring's, or all of a full layer's), the last at offset() - 1.
+  struct LayerState {
+    std::vector<array> arrays;  // keys, values, or keys words/scales/biases, values words/scales/biases
+    bool quantized = false;
+  };
+  LayerState layer_state(int layer) const;
+  // Restores a layer from a LayerState holding its last n positions (n <= its limit) at
+  // positions [offset - n, offset); all layers must be restored with the same offset.
+  void restore(int layer, const LayerState& state, int offset);
+
  private:
   struct Layer {
-    std::vector<array> kv;  // keys, values; empty until the first update
-    int offset = 0;
+    int window = 0;  // sliding window (0: full attention)
+    int limit = 0;   // positions kept at most (0: unbounded)
+    int keep = 0;    // leading positions a rotating layer never drops
+    bool rotates = false;
+    bool quantized = false;
+    Dtype dtype = float32;   // of dense keys/values and of packed scales/biases
+    std::vector<array> buf;  // keys, values; or keys words, scales, biases, values words, scales, biases
+    int offset = 0;          // positions seen
   };
+  int slot(const Layer& l, int position) const;
+  int held(const Layer& l) const;  // positions the buffer holds
+  void grow(Layer& l, int need, int B, int H, int Dk, int Dv);
+  void write(Layer& l, const std::vector<array>& parts, int at);
+  void quantize_layer(Layer& l);
+  std::vector<array> pack(const Layer& l, const array& k, const array& v) const;
+  KVView view(const Layer& l, int n) const;
+  array ring_positions(const array& buf, const Layer& l, int from, int to) const;
+  KVView update_full(Layer& l, const array& k, const array& v);
+  KVView update_rotating(Layer& l, const array& k, const array& v);
+
   std::vector<Layer> layers_;
-  int step_, max_size_;
+  KVCacheOptions opt_;
   int offset_ = 0;
 };
 

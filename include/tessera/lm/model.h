@@ -87,8 +87,11 @@ class Model {
   // tokens: int32 [B, L]. Returns logits [B, L, vocab] (float32), or [B, 1, vocab] for the last
   // position only when `last_only`. Appends the tokens' keys and values to `cache`.
   virtual array forward(const array& tokens, KVCache& cache, bool last_only = true) const = 0;
-  // A cache for this model (max_size 0: unbounded).
-  virtual KVCache make_cache(int max_size = 0) const { return KVCache(config().num_layers, 256, max_size); }
+  // A cache for this model: its sliding-window layers keep a ring of their window's positions
+  // (src/lm/cache/kv_cache.cpp).
+  KVCache make_cache(const KVCacheOptions& options) const;
+  // max_size 0: unbounded; otherwise updates past max_size positions raise std::length_error.
+  KVCache make_cache(int max_size = 0) const;
 };
 
 struct LoadOptions {

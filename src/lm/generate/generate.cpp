@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -89,11 +90,31 @@ Generation generate_tokens(const Model& model, const TextTokenizer* tokenizer, s
                                   std::to_string(cfg.vocab_size));
     }
   }
-  const int ctx = opt.max_kv_size > 0 ? opt.max_kv_size : cfg.context_length;
-  if (ctx > 0 && int64_t(prompt.size()) > ctx) {
-    throw std::invalid_argument("[generate] the prompt has " + std::to_string(prompt.size()) +
-                                " tokens but the context holds " + std::to_string(ctx) +
-                                (opt.max_kv_size > 0 ? "" : " (the model's context length; raise max_kv_size)"));
+  std::optional<KVCache> own;
+  if (!opt.cache) {
+    KVCacheOptions co;
+    co.max_size = opt.max_kv_size > 0 ? opt.max_kv_size : (opt.rotate_kv ? 0 : std::max(cfg.context_length, 0));
+    co.rotate = opt.rotate_kv;
+    co.bits = opt.kv_bits;
+    co.group_size = opt.kv_group_size;
+    co.quantized_start = opt.quantized_kv_start;
+    own.emplace(model.make_cache(co));
+  }
+  KVCache& cache = opt.cache ? *opt.cache : *own;
+  if (cache.num_layers() != cfg.num_layers) {
+    throw std::invalid_argument("[generate] the cache has " + std::to_string(cache.num_layers()) +
+                                " layers, the model " + std::to_string(cfg.num_layers));
+  }
+  // A rotating cache never fills; otherwise its size (or the model's context length) bounds the
+  // prompt and the generation.
+  const bool rotating = cache.options().rotate && cache.max_size() > 0;
+  const int ctx = rotating ? 0 : (cache.max_size() > 0 ? cache.max_size() : cfg.context_length);
+  const int cached = cache.offset();
+  if (ctx > 0 && int64_t(prompt.size()) + cached > ctx) {
+    throw std::invalid_argument("[generate] the prompt has " + std::to_string(prompt.size()) + " tokens" +
+                                (cached > 0 ? " (after " + std::to_string(cached) + " cached)" : std::string()) +
+                                " but the context holds " + std::to_string(ctx) +
+                                (opt.max_kv_size > 0 || opt.cache ? "" : " (the model's context length; raise max_kv_size)"));
   }
 
   std::vector<int> stop_ids = opt.extra_stop_ids;
@@ -103,7 +124,6 @@ Generation generate_tokens(const Model& model, const TextTokenizer* tokenizer, s
   auto is_stop = [&](int id) { return std::find(stop_ids.begin(), stop_ids.end(), id) != stop_ids.end(); };
 
   Sampler sampler(opt.sampling);
-  KVCache cache = model.make_cache(ctx > 0 ? ctx : 0);
   std::vector<int> history(prompt.begin(), prompt.end());
   history.reserve(prompt.size() + size_t(opt.max_tokens));
   std::unique_ptr<TextStream> stream = tokenizer ? tokenizer->stream(prompt, true) : nullptr;

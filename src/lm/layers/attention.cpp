@@ -61,13 +61,21 @@ std::optional<std::vector<float>> tensor_factors(WeightStore& w, const std::stri
   return host_floats(w.dense(name, {n}));
 }
 
-// Positions query i (at offset + i) may attend among keys [k0, k0 + Lk'): causal, and within the
-// window when there is one. bool [L, Lk'].
-array attend_mask(int L, int offset, int k0, int Lk, int window) {
+// Which keys of `kv` query i (at position offset + i) may attend: causal, and within `window`
+// (0: none) unless the key is one of the view's leading sinks. bool [L, n].
+array attend_mask(int L, int offset, const KVView& kv, int window) {
+  const int n = kv.size();
   array qi = reshape(arange(offset, offset + L), {L, 1});
-  array kj = reshape(arange(k0, Lk), {1, Lk - k0});
+  array j = arange(0, n);
+  array kj = reshape(kv.sinks > 0 ? where(less(j, array(kv.sinks, int32)), j, add(j, array(kv.first - kv.sinks, int32)))
+                                  : add(j, array(kv.first, int32)),
+                     {1, n});
   array m = less_equal(kj, qi);
-  if (window > 0) m = logical_and(m, greater(kj, subtract(qi, array(window, int32))));
+  if (window > 0) {
+    array near = greater(kj, subtract(qi, array(window, int32)));
+    if (kv.sinks > 0) near = logical_or(near, reshape(less(j, array(kv.sinks, int32)), {1, n}));
+    m = logical_and(m, near);
+  }
   return m;
 }
 
@@ -150,21 +158,26 @@ Attention::Attention(AttentionOptions options, Linear qkv, Linear o, std::option
   }
 }
 
-array Attention::softcapped(const array& q, const array& k, const array& v, const std::optional<array>& mask) const {
+array Attention::explicit_attention(const array& q, const KVView& kv, const std::optional<array>& mask) const {
   const int B = q.shape(0), Hq = q.shape(1), L = q.shape(2), D = q.shape(3);
-  const int Hkv = k.shape(1), Lk = k.shape(2), rep = Hq / Hkv;
+  const int Hkv = kv.keys.shape(1), Lk = kv.size(), rep = Hq / Hkv;
   // Query head h reads key head h / rep: grouping the queries by key head makes that a batched
   // product without repeating the keys.
   array qg = reshape(q, {B, Hkv, rep * L, D});
-  array s = multiply(matmul(qg, swapaxes(k, -1, -2)), array(opt_.scale));
-  s = multiply(tanh(multiply(s, array(1.0f / opt_.softcap))), array(opt_.softcap));
+  const bool packed = kv.bits > 0;
+  array s = packed ? quantized_matmul(qg, kv.keys, *kv.key_scales, kv.key_biases, true, kv.group_size, kv.bits)
+                   : matmul(qg, swapaxes(kv.keys, -1, -2));
+  s = multiply(s, array(opt_.scale));
+  if (opt_.softcap > 0) s = multiply(tanh(multiply(s, array(1.0f / opt_.softcap))), array(opt_.softcap));
   if (mask) {
     s = reshape(s, {B, Hkv, rep, L, Lk});
     s = where(*mask, s, array(-std::numeric_limits<float>::infinity()));
     s = reshape(s, {B, Hkv, rep * L, Lk});
   }
   array p = softmax(s, -1, true);
-  return reshape(matmul(p, v), {B, Hq, L, v.shape(3)});
+  array o = packed ? quantized_matmul(p, kv.values, *kv.value_scales, kv.value_biases, false, kv.group_size, kv.bits)
+                   : matmul(p, kv.values);
+  return reshape(o, {B, Hq, L, o.shape(3)});
 }
 
 array Attention::operator()(const array& x, int B, int L, KVCache& cache, int layer, int offset) const {
@@ -190,28 +203,43 @@ array Attention::operator()(const array& x, int B, int L, KVCache& cache, int la
   array q = slice(qk, Shape{0, 0, 0, 0}, Shape{B, Hq, L, D});
   array k = slice(qk, Shape{0, Hq, 0, 0}, Shape{B, Hq + Hkv, L, D});
   array v = as_heads(columns(Hq + Hkv, Hkv), Hkv);
-  auto [keys, values] = cache.update(layer, k, v);
+  KVView kv = cache.update(layer, k, v);
 
-  const int Lk = keys.shape(2), first = Lk - L;  // `first`: the position of this call's first token
-  // Keys no query of this call can see (before the earliest query's window) are left out.
-  const int k0 = opt_.window > 0 ? std::max(0, first - opt_.window + 1) : 0;
-  if (k0 > 0) {
-    keys = slice(keys, Shape{0, 0, k0, 0}, Shape{B, Hkv, Lk, keys.shape(3)});
-    values = slice(values, Shape{0, 0, k0, 0}, Shape{B, Hkv, Lk, values.shape(3)});
+  // The tighter of the layer's window and the span a rotating cache keeps.
+  const int window = opt_.window == 0 || (kv.window > 0 && kv.window < opt_.window) ? kv.window : opt_.window;
+  if (kv.ordered && kv.sinks == 0 && window > 0) {
+    // Keys no query of this call can see (before the earliest query's window) are left out.
+    const int drop = std::max(0, offset - window + 1 - kv.first);
+    if (drop > 0) {
+      auto tail = [&](const array& a) {
+        return slice(a, Shape{0, 0, drop, 0}, Shape{a.shape(0), a.shape(1), a.shape(2), a.shape(3)});
+      };
+      kv.keys = tail(kv.keys);
+      kv.values = tail(kv.values);
+      for (auto* a : {&kv.key_scales, &kv.key_biases, &kv.value_scales, &kv.value_biases}) {
+        if (*a) *a = tail(**a);
+      }
+      kv.first += drop;
+    }
+  }
+  // Does any query miss a key it was given? One query over an unordered view sees all of it; so
+  // does one query over ordered keys that all fall inside its window (or are sinks).
+  const int n = kv.size();
+  const bool one_sees_all = L == 1 && (!kv.ordered || window == 0 || kv.sinks == n || kv.first > offset - window);
+  const bool ends_at_last_query = kv.first + (n - kv.sinks) == offset + L;
+  std::optional<array> mask;
+  bool causal = false;
+  if (!one_sees_all) {
+    if (window == 0 && kv.sinks == 0 && ends_at_last_query) causal = true;
+    else mask = attend_mask(L, offset, kv, window);
   }
   array out = [&] {
-    // One query sees every key left; so does any query with neither window nor soft cap, under
-    // the causal rule sdpa applies itself.
-    if (L == 1) {
-      return opt_.softcap > 0 ? softcapped(q, keys, values, std::nullopt)
-                              : fast::scaled_dot_product_attention(q, keys, values, opt_.scale, "");
+    if (opt_.softcap > 0 || kv.bits > 0) {
+      if (causal) mask = attend_mask(L, offset, kv, 0);
+      return explicit_attention(q, kv, mask);
     }
-    if (opt_.softcap == 0 && opt_.window == 0) {
-      return fast::scaled_dot_product_attention(q, keys, values, opt_.scale, "causal");
-    }
-    array mask = attend_mask(L, first, k0, Lk, opt_.window);
-    return opt_.softcap > 0 ? softcapped(q, keys, values, mask)
-                            : fast::scaled_dot_product_attention(q, keys, values, opt_.scale, "array", mask);
+    if (mask) return fast::scaled_dot_product_attention(q, kv.keys, kv.values, opt_.scale, "array", *mask);
+    return fast::scaled_dot_product_attention(q, kv.keys, kv.values, opt_.scale, causal ? "causal" : "");
   }();
   out = L == 1 ? reshape(out, {B, Hq * D}) : reshape(transpose(out, {0, 2, 1, 3}), {B * L, Hq * D});
   return o_(out);

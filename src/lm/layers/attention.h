@@ -52,9 +52,9 @@ class Attention {
   array operator()(const array& x, int B, int L, KVCache& cache, int layer, int offset) const;
 
  private:
-  // Queries [B, Hq, L, D] against keys/values [B, Hkv, Lk, D] with soft-capped scores;
-  // mask: bool [L, Lk] (true: attend) or none.
-  array softcapped(const array& q, const array& k, const array& v, const std::optional<array>& mask) const;
+  // Queries [B, Hq, L, D] against the view's keys and values with scores built op by op: soft
+  // caps, and packed keys/values through quantized_matmul. mask: bool [L, n] (true: attend) or none.
+  array explicit_attention(const array& q, const KVView& kv, const std::optional<array>& mask) const;
 
   AttentionOptions opt_;
   Linear qkv_, o_;
