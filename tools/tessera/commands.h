@@ -8,6 +8,7 @@
 namespace tessera::cli {
 
 int generate_command(const std::vector<std::string>& args);
+int chat_command(const std::vector<std::string>& args);
 int train_command(const std::vector<std::string>& args);
 int tokenizer_command(const std::vector<std::string>& args);
 int convert_command(const std::vector<std::string>& args);
