@@ -535,7 +535,8 @@ array Reader::load(std::string_view name, Dtype dequant_dtype) const {
   // The element count is bounded by the tensor's bytes, which the parser checked against the
   // file size: at most 256 / 84 values per byte (Q2_K), so the allocation is too.
   array out(allocator::malloc(size_t(t.num_elements() * 4)), shape, float32);
-  const auto [block, block_bytes] = block_layout(t.type);
+  // Plain locals, not a structured binding: clang 14's lambdas cannot capture those.
+  const int64_t block = block_layout(t.type).first, block_bytes = block_layout(t.type).second;
   float* dst = out.data<float>();
   parallel_for(int64_t(t.num_elements() / block), kGrainValues / block, [&](int64_t a, int64_t b) {
     detail::dequantize_blocks(t.type, src + a * block_bytes, dst + a * block, b - a);
