@@ -227,7 +227,7 @@ TEST(GgufWriter, RejectsBadInput) {
   EXPECT_NE(error_of([&] { gguf::save(p, {}, {{"x", a}, {"x", a}}); }).find("duplicate tensor name"), std::string::npos);
   EXPECT_NE(error_of([&] { gguf::save(p, {{"k", Value(1)}, {"k", Value(2)}}, {}); }).find("duplicate metadata key"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { gguf::save(p, {}, {{"k", a, TensorType::q6_k}}); }).find("not supported"), std::string::npos);
+  EXPECT_NE(error_of([&] { gguf::save(p, {}, {{"k", a, TensorType::iq4_xs}}); }).find("not supported"), std::string::npos);
   EXPECT_FALSE(fs::exists(p));
 }
 
