@@ -3,6 +3,7 @@
 // versions 1.0-3.0, stored and deflated archives, metadata and misaligned tensors.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -12,6 +13,7 @@
 
 #include "tessera/gguf.h"
 #include "tessera/io.h"
+#include "tessera/lm/prompt_cache.h"
 #include "tessera/tessera.h"
 
 using namespace tessera;
@@ -58,7 +60,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string dir = argv[1];
-  for (const char* sub : {"", "/npy", "/npz", "/safetensors", "/tokenizer_json", "/gguf", "/model_dir"})
+  for (const char* sub : {"", "/npy", "/npz", "/safetensors", "/tokenizer_json", "/gguf", "/model_dir", "/prompt_cache"})
     mkdir((dir + sub).c_str(), 0755);
 
   // .npy
@@ -212,6 +214,40 @@ int main(int argc, char** argv) {
                                                 R"({"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2,"</s>":3},)"
                                                 R"("merges":["a b"]},"added_tokens":[{"id":3,"content":"</s>",)"
                                                 R"("special":true}]})");
+  }
+
+  // Prompt caches: full layers, a sliding layer whose ring has wrapped, a --max-kv-size ring
+  // with sinks, and 8-bit packed layers past quantized_kv_start.
+  {
+    auto fill = [](lm::KVCache& c, int positions, int D) {
+      for (int p = 0; p < positions; p += 3) {
+        const int n = std::min(3, positions - p);
+        for (int i = 0; i < c.num_layers(); ++i) {
+          c.update(i, iota({1, 2, n, D}, float32), iota({1, 2, n, D}, float32));
+        }
+      }
+      eval(c.state());
+    };
+    lm::KVCache full(2, 4);
+    fill(full, 5, 4);
+    lm::save_prompt_cache(dir + "/prompt_cache/full.safetensors", full, {{"tokens", "[1,2,3,4,5]"}});
+    lm::KVCache windows(std::vector<int>{3, 0}, lm::KVCacheOptions{4});
+    fill(windows, 7, 4);
+    lm::save_prompt_cache(dir + "/prompt_cache/windows.safetensors", windows);
+    lm::KVCacheOptions rotating;
+    rotating.max_size = 6;
+    rotating.rotate = true;
+    rotating.keep = 2;
+    lm::KVCache ring(std::vector<int>{0}, rotating);
+    fill(ring, 9, 4);
+    lm::save_prompt_cache(dir + "/prompt_cache/rotating.safetensors", ring);
+    lm::KVCacheOptions packed;
+    packed.bits = 8;
+    packed.group_size = 32;
+    packed.quantized_start = 2;
+    lm::KVCache q(std::vector<int>{0}, packed);
+    fill(q, 6, 32);
+    lm::save_prompt_cache(dir + "/prompt_cache/quantized.safetensors", q);
   }
   return 0;
 }

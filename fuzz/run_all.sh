@@ -27,7 +27,7 @@ mkdir -p "$SEEDS/convert"
 cp "$SEEDS"/gguf/* "$SEEDS/convert/"
 
 status=0
-for target in npy npz safetensors tokenizer_json gguf model_dir chat_template convert; do
+for target in npy npz safetensors tokenizer_json gguf model_dir chat_template convert prompt_cache; do
   mkdir -p "$CORPUS/$target" "$ARTIFACTS/$target"
   cp -f "$SEEDS/$target"/* "$CORPUS/$target/"
   echo "== ${target}_fuzz for ${TIME}s"

@@ -333,7 +333,10 @@ void KVCache::restore(int layer, const LayerState& s, int offset) {
     throw std::invalid_argument(layer_tag(layer) + "restored at offset " + std::to_string(offset) +
                                 ", the other layers at " + std::to_string(layers_[0].offset));
   }
-  if (s.quantized && l.rotates) throw std::invalid_argument(layer_tag(layer) + "a rotating layer is never quantized");
+  if (s.quantized && (l.rotates || opt_.bits == 0)) {
+    throw std::invalid_argument(layer_tag(layer) + (l.rotates ? "a rotating layer is never quantized"
+                                                               : "packed keys and values in a cache without kv_bits"));
+  }
   const size_t want = s.quantized ? 6 : 2;
   if (s.arrays.size() != want) {
     throw std::invalid_argument(layer_tag(layer) + "expected " + std::to_string(want) + " arrays, got " +
@@ -345,9 +348,11 @@ void KVCache::restore(int layer, const LayerState& s, int offset) {
   const array& k0 = s.arrays[0];
   for (size_t i = 0; i < want; ++i) {
     const array& a = s.arrays[i];
-    if (a.ndim() != 4 || a.shape(0) != k0.shape(0) || a.shape(1) != k0.shape(1) || a.shape(2) != n) {
+    if (a.ndim() != 4 || a.shape(0) != k0.shape(0) || a.shape(1) != k0.shape(1) || a.shape(2) != n ||
+        a.shape(0) == 0 || a.shape(1) == 0 || a.shape(3) == 0) {
       throw std::invalid_argument(layer_tag(layer) + "array " + std::to_string(i) + " must be [B, kv_heads, " +
-                                  std::to_string(n) + ", _] for " + std::to_string(offset) + " positions");
+                                  std::to_string(n) + ", _] (no empty axis) for " + std::to_string(offset) +
+                                  " positions");
     }
   }
   if (s.quantized) {

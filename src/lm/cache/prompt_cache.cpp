@@ -22,7 +22,7 @@ constexpr int kVersion = 1;
 // allocations: layers, positions, and the growth step.
 constexpr int64_t kMaxLayers = 65536;
 constexpr int64_t kMaxPositions = int64_t(1) << 30;
-constexpr int64_t kMaxStep = 65536;
+constexpr int64_t kMaxStep = 4096;
 constexpr int kMaxJsonDepth = 4;
 constexpr int kProbeIds = 16;
 
