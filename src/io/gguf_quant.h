@@ -36,7 +36,7 @@ namespace tessera::gguf::detail {
 // The exact affine layout a block type converts to (tessera::quantize's: `bits`-bit codes,
 // one scale and bias per `group_size` weights); bits == 0 where the type has none.
 // Q6_K's 6-bit codes are stored in 8 bits: the quantized kernels have SIMD paths for 2, 4 and 8
-// bits, and a 6-bit matrix-vector product takes the scalar path, some 50 times slower than the
+// bits, and a 6-bit matrix-vector product takes the scalar path, 30 to 50 times slower than the
 // 8-bit one that reads a third more bytes (benchmarks/quantized_bench.cpp, BM_QuantizedMatvec).
 constexpr int kQ6KBits = 8;
 
