@@ -8,6 +8,7 @@
 // Jinja2 3.1 rendering the same templates, except the cases marked as going beyond
 // transformers' sandbox.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -938,6 +939,29 @@ TEST(ChatTemplateLoading, DirectoryWithChatTemplateJinja) {
   fs::remove_all(dir);
   std::string gone = error_of<std::invalid_argument>([&] { load_chat_template((dir / "tokenizer_config.json").string()); });
   EXPECT_NE(gone.find("cannot open"), std::string::npos) << gone;
+}
+
+TEST(ChatTemplateLoading, DirectoryOrderFollowsTransformers) {
+  fs::path dir = fs::temp_directory_path() / ("tessera_chat_order_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "chat_template.json") << R"({"chat_template": "processor"})";
+  std::ofstream(dir / "tokenizer_config.json") << R"({"bos_token": "<b>"})";
+  ChatTemplateSource s = load_chat_template(dir.string());
+  EXPECT_EQ(s.source, "processor");
+  EXPECT_EQ(s.name, "chat_template.json");
+  EXPECT_EQ(s.bos_token, "<b>");
+  std::ofstream(dir / "tokenizer_config.json") << R"({"bos_token": "<b>", "chat_template": "config"})";
+  EXPECT_EQ(load_chat_template(dir.string()).source, "config");
+  std::ofstream(dir / "chat_template.jinja") << "jinja";
+  s = load_chat_template(dir.string());
+  EXPECT_EQ(s.source, "jinja");
+  EXPECT_EQ(s.bos_token, "<b>");
+  fs::remove(dir / "chat_template.jinja");
+  std::ofstream(dir / "tokenizer_config.json") << "{}";
+  std::ofstream(dir / "chat_template.json") << "[1]";
+  std::string err = error_of<std::invalid_argument>([&] { load_chat_template(dir.string()); });
+  EXPECT_NE(err.find("chat_template.json: expected"), std::string::npos) << err;
+  fs::remove_all(dir);
 }
 
 TEST(ChatTemplateLoading, TokenizerWithoutTemplate) {

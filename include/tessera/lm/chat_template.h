@@ -112,8 +112,9 @@ struct ChatTemplateSource {
 // there is no such template.
 ChatTemplateSource chat_template_from_config(const ChatJson& tokenizer_config, bool with_tools = false,
                                              const std::string& template_name = "");
-// The same from a tokenizer_config.json file, or from a model directory (its
-// tokenizer_config.json, falling back to a chat_template.jinja file beside it).
+// The same from a tokenizer_config.json file, a .jinja file, or a model directory, searched in
+// transformers' order: chat_template.jinja, tokenizer_config.json's chat_template, a processor's
+// chat_template.json (special tokens from tokenizer_config.json in every case).
 ChatTemplateSource load_chat_template(const std::string& path, bool with_tools = false,
                                       const std::string& template_name = "");
 

@@ -172,19 +172,31 @@ ChatTemplateSource chat_template_from_config(const ChatJson& config, bool with_t
 ChatTemplateSource load_chat_template(const std::string& path, bool with_tools, const std::string& template_name) {
   fs::path p(path);
   if (fs::is_directory(p)) {
+    // transformers' order: chat_template.jinja, then tokenizer_config.json's entry, then a
+    // processor's chat_template.json; the special tokens always come from the config.
     fs::path config = p / "tokenizer_config.json";
     fs::path jinja = p / "chat_template.jinja";
+    fs::path processor = p / "chat_template.json";
     ChatJson json = fs::exists(config) ? read_json(config) : ChatJson::object();
-    if (json.is_object() && json.contains("chat_template") && !json["chat_template"].is_null())
-      return chat_template_from_config(json, with_tools, template_name);
-    if (fs::exists(jinja)) {
+    auto from_file = [&](const fs::path& file, std::string text) {
       ChatTemplateSource out;
       if (json.is_object()) take_special_tokens(out, json);
-      out.source = read_file(jinja);
-      out.name = "chat_template.jinja";
+      out.source = std::move(text);
+      out.name = file.filename().string();
       return out;
+    };
+    if (fs::exists(jinja)) return from_file(jinja, read_file(jinja));
+    if (json.is_object() && json.contains("chat_template") && !json["chat_template"].is_null())
+      return chat_template_from_config(json, with_tools, template_name);
+    if (fs::exists(processor)) {
+      ChatJson entry = read_json(processor);
+      if (!entry.is_object() || !entry.contains("chat_template") || !entry["chat_template"].is_string())
+        throw std::invalid_argument("[chat_template] " + processor.string() + ": expected {\"chat_template\": \"...\"}");
+      return from_file(processor, entry["chat_template"].get<std::string>());
     }
-    throw std::invalid_argument("[chat_template] " + path + ": no chat_template in tokenizer_config.json and no chat_template.jinja");
+    throw std::invalid_argument("[chat_template] " + path +
+                                ": no chat_template.jinja, no chat_template in tokenizer_config.json and no "
+                                "chat_template.json");
   }
   if (p.extension() == ".jinja") {
     ChatTemplateSource out;
