@@ -14,6 +14,7 @@
 
 #include "tessera/lm/bpe_trainer.h"
 #include "tessera/lm/tokenizer.h"
+#include "testing/temp_dir.h"
 
 namespace {
 
@@ -25,23 +26,7 @@ using tessera::lm::TrainedBpe;
 
 const fs::path kData = fs::path(TESSERA_SOURCE_DIR) / ".." / "shared" / "data" / "bpe_training";
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tessera_bpe_XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name, const std::string& text) const {
-    std::string p = (fs::path(path) / name).string();
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-};
+using tessera::testing::TempDir;
 
 std::string read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -86,8 +71,8 @@ TEST(BpeTrainer, ReproducesReferenceVocabAndMerges) {
   EXPECT_EQ(t.merges.size(), 243u);
 
   TempDir dir;
-  t.save(dir.path);
-  json tok = json::parse(read(fs::path(dir.path) / "tokenizer.json"));
+  t.save(dir.str());
+  json tok = json::parse(read(dir / "tokenizer.json"));
   json want_vocab = json::parse(read(kData / "train-bpe-reference-vocab.json"));
   EXPECT_EQ(tok["model"]["vocab"], want_vocab);  // tokens and ids
 
@@ -100,7 +85,7 @@ TEST(BpeTrainer, ReproducesReferenceVocabAndMerges) {
   for (size_t i = 0; i < got_merges.size(); ++i) ASSERT_EQ(got_merges[i], want_merges[i]) << "merge " << i;
 
   // The corpus encodes into the learned tokens and decodes back.
-  auto tokenizer = tessera::lm::Tokenizer::from_directory(dir.path);
+  auto tokenizer = tessera::lm::Tokenizer::from_directory(dir.str());
   std::string corpus = read(kData / "corpus.en");
   auto ids = tokenizer.encode(corpus, false);
   EXPECT_LT(ids.size(), corpus.size() / 2);
@@ -205,13 +190,13 @@ TEST(BpeTrainer, WrittenTokenizerRoundTripsBytesAndSpecialTokens) {
   }
 
   TempDir dir;
-  t.save(dir.path);
+  t.save(dir.str());
   // Atomic writes leave nothing but the two files.
   std::set<std::string> names;
   for (auto& e : fs::directory_iterator(dir.path)) names.insert(e.path().filename().string());
   EXPECT_EQ(names, (std::set<std::string>{"tokenizer.json", "tokenizer_config.json"}));
 
-  auto tok = tessera::lm::Tokenizer::from_directory(dir.path);
+  auto tok = tessera::lm::Tokenizer::from_directory(dir.str());
   EXPECT_EQ(tok.vocab_size(), 300);
   EXPECT_EQ(tok.token_to_id("<|endoftext|>"), 0);
   EXPECT_EQ(tok.token_to_id("<pad>"), 1);
@@ -287,11 +272,11 @@ TEST(BpeTrainer, ClearErrors) {
 
   TempDir dir;
   BpeTrainer t = make(300, {"<s>"});
-  EXPECT_NE(error_of([&] { t.add_file(dir.path + "/missing.txt"); }).find("missing.txt: no such file"),
+  EXPECT_NE(error_of([&] { t.add_file(dir.file("missing.txt")); }).find("missing.txt: no such file"),
             std::string::npos);
-  std::string empty = dir.file("empty.txt", "");
+  std::string empty = dir.write("empty.txt", "");
   EXPECT_NE(error_of([&] { t.add_file(empty); }).find("empty.txt: the file is empty"), std::string::npos);
-  EXPECT_NE(error_of([&] { t.add_file(dir.path); }).find("is a directory"), std::string::npos);
+  EXPECT_NE(error_of([&] { t.add_file(dir.str()); }).find("is a directory"), std::string::npos);
   t.add_text("<s><s>");
   EXPECT_NE(error_of([&] { t.train(); }).find("no text to train on"), std::string::npos);
   EXPECT_NE(error_of([&] { tessera::lm::train_bpe({}, BpeTrainerOptions{300}); }).find("no data files"),

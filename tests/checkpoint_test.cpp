@@ -67,7 +67,7 @@ void flip_byte(const std::string& path, uint64_t offset) {
 TEST(CheckpointTest, RoundTripKeepsEveryPart) {
   TempDir tmp;
   auto c = sample_checkpoint(7);
-  const std::string path = tmp.path + "/ck";
+  const std::string path = tmp.file("ck");
   train::save_checkpoint(path, c);
   EXPECT_TRUE(fs::exists(path + "/manifest.json"));
   auto back = train::load_checkpoint(path);
@@ -107,7 +107,7 @@ TEST(CheckpointTest, RngStateRestoresTheGlobalSequence) {
 
 TEST(CheckpointTest, FlippedByteNamesTheFileAndResumeFallsBack) {
   TempDir tmp;
-  train::CheckpointManager mgr(tmp.path, 5);
+  train::CheckpointManager mgr(tmp.str(), 5);
   mgr.save(sample_checkpoint(5));
   const std::string p10 = mgr.save(sample_checkpoint(10));
   ASSERT_EQ(mgr.latest(), p10);
@@ -130,7 +130,7 @@ TEST(CheckpointTest, FlippedByteNamesTheFileAndResumeFallsBack) {
 
 TEST(CheckpointTest, TruncatedFileIsReportedAsTruncated) {
   TempDir tmp;
-  train::CheckpointManager mgr(tmp.path, 5);
+  train::CheckpointManager mgr(tmp.str(), 5);
   mgr.save(sample_checkpoint(1));
   const std::string p2 = mgr.save(sample_checkpoint(2));
   const std::string file = p2 + "/optimizer.safetensors";
@@ -143,7 +143,7 @@ TEST(CheckpointTest, TruncatedFileIsReportedAsTruncated) {
 
 TEST(CheckpointTest, DamagedOrMissingManifestIsAClearError) {
   TempDir tmp;
-  train::CheckpointManager mgr(tmp.path, 5);
+  train::CheckpointManager mgr(tmp.str(), 5);
   mgr.save(sample_checkpoint(1));
   const std::string p2 = mgr.save(sample_checkpoint(2));
   const std::string p3 = mgr.save(sample_checkpoint(3));
@@ -180,9 +180,9 @@ TEST(CheckpointTest, DamagedOrMissingManifestIsAClearError) {
 
 TEST(CheckpointTest, KeepLastPrunesOldCheckpointsAndLeftoversOfKilledWriters) {
   TempDir tmp;
-  train::CheckpointManager mgr(tmp.path, 2);
+  train::CheckpointManager mgr(tmp.str(), 2);
   // What a writer killed mid-save leaves behind; the pid is above Linux's pid_max, so certainly gone.
-  const std::string dead = tmp.path + "/.tmp_step_0000000099_999999999_0";
+  const std::string dead = tmp.file(".tmp_step_0000000099_999999999_0");
   fs::create_directories(dead);
   std::ofstream(dead + "/model.safetensors") << "partial";
   for (int s = 1; s <= 5; ++s) mgr.save(sample_checkpoint(s));
@@ -197,7 +197,7 @@ TEST(CheckpointTest, KeepLastPrunesOldCheckpointsAndLeftoversOfKilledWriters) {
 
 TEST(CheckpointTest, SavingTheSameStepAgainReplacesIt) {
   TempDir tmp;
-  train::CheckpointManager mgr(tmp.path, 3);
+  train::CheckpointManager mgr(tmp.str(), 3);
   mgr.save(sample_checkpoint(4));
   auto c = sample_checkpoint(4);
   c.metadata["optimizer"] = "sgd";
@@ -287,12 +287,12 @@ TEST(CheckpointTest, KillAndResumeReproducesTheLossesBitForBit) {
   // The uninterrupted run (its own checkpoint directory, unused afterwards).
   std::vector<uint32_t> straight;
   {
-    TrainRun s(tmp.path + "/straight", 42);
+    TrainRun s(tmp.file("straight"), 42);
     for (int i = 0; i < kSteps; ++i) straight.push_back(bits(s.step()));
   }
 
   // The run that gets killed: this test binary again, running only the child test.
-  std::string env_dir = "TESSERA_TRAIN_CHILD_DIR=" + tmp.path;
+  std::string env_dir = "TESSERA_TRAIN_CHILD_DIR=" + tmp.str();
   std::vector<std::string> env_store{env_dir};
   for (char** e = environ; *e; ++e) {
     if (std::strncmp(*e, "TESSERA_TRAIN_CHILD_DIR=", 24) != 0) env_store.emplace_back(*e);
@@ -306,14 +306,14 @@ TEST(CheckpointTest, KillAndResumeReproducesTheLossesBitForBit) {
   std::vector<char*> argv{exe.data(), filter.data(), nullptr};
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  const std::string log = tmp.path + "/child.log";
+  const std::string log = tmp.file("child.log");
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   pid_t pid = 0;
   ASSERT_EQ(posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), envp.data()), 0);
   posix_spawn_file_actions_destroy(&fa);
 
-  const std::string losses_file = tmp.path + "/losses.txt";
+  const std::string losses_file = tmp.file("losses.txt");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   int status = 0;
   bool exited = false;
@@ -342,7 +342,7 @@ TEST(CheckpointTest, KillAndResumeReproducesTheLossesBitForBit) {
   for (const auto& [step, b] : child) EXPECT_EQ(b, straight[size_t(step - 1)]) << "child step " << step;
 
   // Resume in this process, whose RNG and model start elsewhere.
-  TrainRun r(tmp.path + "/ckpt", 1000);
+  TrainRun r(tmp.file("ckpt"), 1000);
   auto from = r.trainer->resume();
   ASSERT_TRUE(from.has_value()) << "no checkpoint to resume from";
   const int64_t start = r.trainer->step_count();
@@ -355,7 +355,7 @@ TEST(CheckpointTest, KillAndResumeReproducesTheLossesBitForBit) {
     EXPECT_EQ(b, straight[size_t(s - 1)]) << "step " << s;
   }
   EXPECT_EQ(r.trainer->step_count(), kSteps);
-  EXPECT_LE(train::CheckpointManager(tmp.path + "/ckpt").list().size(), 2u);
+  EXPECT_LE(train::CheckpointManager(tmp.file("ckpt")).list().size(), 2u);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "tessera/lm/sentencepiece_gguf.h"
 #include "tessera/lm/tokenizer.h"
 #include "tessera/tessera.h"
+#include "testing/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace tessera;
@@ -51,18 +52,7 @@ const lm::LoadedModel& stories() {
   return m;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("tessera-lm-test-" + std::to_string(getpid()) + "-" + std::to_string(counter()++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
+using tessera::testing::TempDir;
 
 std::vector<uint8_t> read_bytes(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);

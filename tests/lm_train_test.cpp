@@ -149,7 +149,7 @@ TEST(LMTraining, KilledAndResumedEqualsUninterrupted) {
 
 TEST(LMTraining, ExportLoadsInTheEngineWithTheSameLogits) {
   TempDir tmp;
-  write_byte_tokenizer(fs::path(tmp.path) / "tokenizer");
+  write_byte_tokenizer(tmp.path / "tokenizer");
   for (bool tied : {true, false}) {
     lm::ModelConfig c;
     c.vocab_size = 257;
@@ -166,8 +166,8 @@ TEST(LMTraining, ExportLoadsInTheEngineWithTheSameLogits) {
     nn::Params p = model.parameters();
     for (auto& [name, w] : p) w = multiply(w, array(8.0f));
     model.update(p);
-    const fs::path out = fs::path(tmp.path) / (tied ? "tied" : "untied");
-    lm::export_hf_directory(model, (fs::path(tmp.path) / "tokenizer").string(), out.string(), {float32, 64});
+    const fs::path out = tmp.path / (tied ? "tied" : "untied");
+    lm::export_hf_directory(model, (tmp.path / "tokenizer").string(), out.string(), {float32, 64});
     auto cfg = nlohmann::json::parse(read_bytes(out / "config.json"));
     EXPECT_EQ(cfg["model_type"], "llama");
     EXPECT_EQ(cfg["tie_word_embeddings"], tied);
@@ -203,10 +203,10 @@ TEST(LMTraining, BadOptionsAreClearErrors) {
     return std::string("no error");
   };
   EXPECT_NE(error_of(o).find("no data files given"), std::string::npos);
-  write_byte_tokenizer(fs::path(tmp.path) / "tok");
-  o.data = {(fs::path(tmp.path) / "absent.txt").string()};
-  o.tokenizer_dir = (fs::path(tmp.path) / "tok").string();
-  o.out_dir = (fs::path(tmp.path) / "run").string();
+  write_byte_tokenizer(tmp.path / "tok");
+  o.data = {(tmp.path / "absent.txt").string()};
+  o.tokenizer_dir = (tmp.path / "tok").string();
+  o.out_dir = (tmp.path / "run").string();
   o.model.hidden_size = 32;
   o.model.num_layers = 1;
   o.model.num_heads = 4;
@@ -218,8 +218,8 @@ TEST(LMTraining, BadOptionsAreClearErrors) {
   EXPECT_NE(error_of(o).find("warmup_steps must be in [0, steps)"), std::string::npos) << error_of(o);
   o.warmup_steps = 2;
   EXPECT_NE(error_of(o).find("absent.txt: cannot open the file"), std::string::npos) << error_of(o);
-  std::ofstream(fs::path(tmp.path) / "tiny.txt") << "Too short.\n";
-  o.data = {(fs::path(tmp.path) / "tiny.txt").string()};
+  std::ofstream(tmp.path / "tiny.txt") << "Too short.\n";
+  o.data = {(tmp.path / "tiny.txt").string()};
   EXPECT_NE(error_of(o).find("fewer than one window"), std::string::npos) << error_of(o);
   o.model.num_kv_heads = 3;
   lm::ModelConfig c = o.model;

@@ -194,7 +194,7 @@ TEST(TrainingTest, Bfloat16RunResumesExactlyFromItsCheckpoint) {
         *model, *opt, ce_loss(*model),
         train::TrainerOptions{.clip_grad_norm = 1.0f,
                               .precision = {.compute_dtype = bfloat16, .loss_scaling = train::LossScaling::dynamic},
-                              .checkpoint_dir = tmp.path,
+                              .checkpoint_dir = tmp.str(),
                               .checkpoint_every = 10});
   };
   auto run = [&](train::Trainer& t, int until, std::vector<float>& losses) {
@@ -211,7 +211,7 @@ TEST(TrainingTest, Bfloat16RunResumesExactlyFromItsCheckpoint) {
   run(*t1, 25, straight);
 
   // The checkpoint at step 20 holds float32 masters.
-  auto c = train::load_checkpoint(train::CheckpointManager(tmp.path).path_for(20));
+  auto c = train::load_checkpoint(train::CheckpointManager(tmp.str()).path_for(20));
   for (const auto& [name, p] : c.model) EXPECT_EQ(p.dtype(), float32) << name;
   EXPECT_EQ(c.metadata.at("compute_dtype"), "bfloat16");
 

@@ -20,17 +20,6 @@ using json = nlohmann::json;
 fs::path data_dir() { return fs::path(TESSERA_SOURCE_DIR) / ".." / "shared" / "data" / "models" / "stories260K"; }
 fs::path gguf_path() { return data_dir() / "stories260K.gguf"; }
 
-TempDir::TempDir(const std::string& prefix) {
-  static int counter = 0;
-  path = fs::temp_directory_path() / (prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-  fs::create_directories(path);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-}
-
 void write_text(const fs::path& p, const std::string& text) {
   std::ofstream f(p, std::ios::binary);
   f << text;

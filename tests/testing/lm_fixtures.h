@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tessera/array.h"
+#include "testing/temp_dir.h"
 
 namespace tessera::testing::stories260k {
 
@@ -21,15 +22,7 @@ std::filesystem::path gguf_path();  // exists only where shared/data is present
 
 constexpr int kHeads = 8, kKvHeads = 4, kHidden = 64, kLayers = 5, kFfn = 172, kVocab = 512;
 
-// A fresh directory under the system's temporary directory, removed with everything in it.
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& prefix = "tessera-test");
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string str() const { return path.string(); }
-};
+using testing::TempDir;
 
 void write_text(const std::filesystem::path& p, const std::string& text);
 

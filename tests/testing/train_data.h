@@ -13,6 +13,7 @@
 
 #include "tessera/nn.h"
 #include "tessera/tessera.h"
+#include "testing/temp_dir.h"
 
 namespace tessera::testing {
 
@@ -130,20 +131,5 @@ inline float accuracy(nn::Module& model, const Digits& d) {
   return acc.item<float>();
 }
 
-// A mkdtemp directory removed with everything in it when the object goes.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "tessera_train_XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
 
 }  // namespace tessera::testing
