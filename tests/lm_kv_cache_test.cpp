@@ -5,6 +5,7 @@
 // prompt; files of another model, corrupt or truncated files are named in the error). The models
 // are small random-weight ones built from config.json through the registry.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include "tessera/lm/model.h"
 #include "tessera/lm/prompt_cache.h"
 #include "tessera/tessera.h"
+#include "testing/lm_fixtures.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -515,6 +517,80 @@ TEST(LmKvCache, Stories260KGeneratesPastMaxKvSizeWhenRotating) {
   ASSERT_GE(capped.tokens.size(), 8u);
   EXPECT_EQ(std::vector<int>(rotated.tokens.begin(), rotated.tokens.begin() + 8),
             std::vector<int>(capped.tokens.begin(), capped.tokens.begin() + 8));
+}
+
+// ------------------------------------------------------------------ the CLI
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs the tessera binary; returns its stdout, or "" with the exit status in `status`.
+std::string run_cli(const std::vector<std::string>& args, int* status) {
+  std::string cmd = quote(std::string(TESSERA_BINARY_DIR) + "/tools/tessera/tessera");
+  for (const auto& a : args) cmd += " " + quote(a);
+  cmd += " 2>&1";
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = pclose(p);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+TEST(LmPromptCache, CliCachePromptThenGenerateEqualsTheWholePrompt) {
+  REQUIRE_STORIES();
+  int status = -1;
+  run_cli({"cache-prompt", "--help"}, &status);
+  if (status != 0) GTEST_SKIP() << "the tessera binary has no cache-prompt command (rebuild the tessera_cli target)";
+  namespace stories = tessera::testing::stories260k;
+  TempDir dir;
+  // stories260K as a model directory with a turn template: the cache ends inside the user's
+  // message, generate's --prompt continues it and closes the turn.
+  stories::DirOptions o;
+  json tc = stories::tokenizer_config_json();
+  tc["chat_template"] =
+      "{{ bos_token }}{% for m in messages %}{% if m.role == 'user' %}User: {{ m.content }}\n{% endif %}{% endfor %}"
+      "{% if add_generation_prompt %}Bot:{% endif %}";
+  o.tokenizer_config = tc;
+  const std::string model = dir.file("model");
+  stories::write_dir(model, stories::hf_tensors(), o);
+  const std::string cache = dir.file("prompt.safetensors");
+
+  std::string whole = run_cli({"generate", "--model", model, "--prompt", "Once upon a time, there was a little girl",
+                               "--max-tokens", "24", "--json"}, &status);
+  ASSERT_EQ(status, 0) << whole;
+  std::string saved = run_cli({"cache-prompt", "--model", model, "--prompt", "Once upon a time, there was a",
+                               "--prompt-cache-file", cache, "--json"}, &status);
+  ASSERT_EQ(status, 0) << saved;
+  EXPECT_GT(json::parse(saved)["prompt_tokens"].get<int>(), 8);
+  std::string continued = run_cli({"generate", "--model", model, "--prompt-cache-file", cache, "--prompt",
+                                   " little girl", "--max-tokens", "24", "--json"}, &status);
+  ASSERT_EQ(status, 0) << continued;
+  json a = json::parse(whole), b = json::parse(continued);
+  EXPECT_EQ(b["prompt_text"], " little girl\nBot:");
+  // Encoded with the cached text, the boundary may take back a cached token or two.
+  EXPECT_LE(b["cached_tokens"].get<int>(), json::parse(saved)["prompt_tokens"].get<int>());
+  EXPECT_GT(b["cached_tokens"].get<int>(), 5);
+  EXPECT_EQ(b["tokens"], a["tokens"]);
+
+  // A cache of another model is refused with the file named; a rotating, 4-bit-ready cache runs.
+  std::string other = run_cli({"generate", "--model", stories_path().string(), "--prompt-cache-file", cache,
+                               "--prompt", " x"}, &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(other.find(cache + ": the cache was saved for another model"), std::string::npos) << other;
+  std::string rotating = run_cli({"generate", "--model", model, "--prompt", "Once upon a time", "--max-kv-size", "12",
+                                  "--max-tokens", "30", "--json", "--ignore-chat-template"}, &status);
+  ASSERT_EQ(status, 0) << rotating;
+  EXPECT_EQ(json::parse(rotating)["stats"]["finish_reason"], "length");
+  std::string bits = run_cli({"generate", "--model", model, "--prompt", "Once", "--kv-bits", "4"}, &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(bits.find("kv_group_size 64 does not divide the head size (keys 8"), std::string::npos) << bits;
 }
 
 }  // namespace

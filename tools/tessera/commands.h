@@ -12,5 +12,6 @@ int chat_command(const std::vector<std::string>& args);
 int train_command(const std::vector<std::string>& args);
 int tokenizer_command(const std::vector<std::string>& args);
 int convert_command(const std::vector<std::string>& args);
+int cache_prompt_command(const std::vector<std::string>& args);
 
 }  // namespace tessera::cli

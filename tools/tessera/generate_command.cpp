@@ -3,14 +3,17 @@
 #include <cmath>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "args.h"
 #include "commands.h"
+#include "kv_cache_flags.h"
 #include "tessera/gguf.h"
 #include "tessera/lm/chat.h"
 #include "tessera/lm/generate.h"
 #include "tessera/lm/model.h"
+#include "tessera/lm/prompt_cache.h"
 #include "tessera/ops.h"
 
 namespace tessera::cli {
@@ -34,7 +37,9 @@ int generate_command(const std::vector<std::string>& argv) {
   args.option("repetition-penalty", "R", "penalize the recent tokens' logits by R", "1");
   args.option("repetition-context-size", "N", "how many recent tokens the penalty looks at", "64");
   args.option("seed", "S", "random seed for sampling", "0");
-  args.option("max-kv-size", "N", "positions the KV cache holds (prompt + generated)", "the model's context length");
+  add_kv_cache_flags(args);
+  args.option("prompt-cache-file", "FILE",
+              "continue from a cache saved by `tessera cache-prompt`: --prompt is what follows the cached prompt");
   args.option("prefill-step-size", "N", "prompt tokens per forward pass", "512");
   args.option("threads", "N", "CPU threads", "all cores, or TESSERA_NUM_THREADS");
   args.flag("ignore-eos", "keep generating after the end-of-sequence token");
@@ -61,7 +66,12 @@ int generate_command(const std::vector<std::string>& argv) {
   o.sampling.repetition_penalty = float(args.number("repetition-penalty", 1.0));
   o.sampling.penalty_window = args.integer("repetition-context-size", 64);
   o.sampling.seed = args.uint("seed", 0);
-  o.max_kv_size = args.integer("max-kv-size", 0);
+  const lm::KVCacheOptions kv = kv_cache_options(args);
+  o.max_kv_size = kv.max_size;
+  o.rotate_kv = kv.rotate;
+  o.kv_bits = kv.bits;
+  o.kv_group_size = kv.group_size;
+  o.quantized_kv_start = kv.quantized_start;
   o.prefill_step = args.integer("prefill-step-size", 512);
   o.stop_at_eos = !args.on("ignore-eos");
   o.stop_strings = args.all("stop");
@@ -92,13 +102,54 @@ int generate_command(const std::vector<std::string>& argv) {
   if (args.has("chat-template"))
     chat_template = std::make_shared<lm::ChatTemplateSource>(lm::custom_chat_template(args.str("chat-template"), m));
   std::string prompt_text = prompt;
-  if (chat_template && !args.on("ignore-chat-template")) {
+  auto render = [&](const std::string& content) {
     lm::ChatJson messages = lm::ChatJson::array();
     if (args.has("system-prompt")) messages.push_back({{"role", "system"}, {"content", args.str("system-prompt")}});
-    messages.push_back({{"role", "user"}, {"content", prompt}});
-    prompt_text = lm::apply_chat_template(*chat_template, messages, template_options);
+    messages.push_back({{"role", "user"}, {"content", content}});
+    return lm::apply_chat_template(*chat_template, messages, template_options);
+  };
+  const bool templated = chat_template && !args.on("ignore-chat-template");
+  if (templated) prompt_text = render(prompt);
+  std::vector<int> prompt_ids;
+  std::optional<lm::PromptCacheFile> cached;
+  if (args.has("prompt-cache-file")) {
+    // As mlx_lm.generate: the cache holds the conversation up to the cached start of the user's
+    // message; what is fed is the prompt and the template's text after it, without BOS.
+    cached = lm::load_prompt_cache(args.str("prompt-cache-file"));
+    lm::check_prompt_cache(*cached, *m.model);
+    o.cache = &cached->cache;
+    if (templated) prompt_text = prompt + split_around_user_text(render).after;
+    // The cached text and the new one are encoded together when the cache says what its text
+    // was, so that tokens across the boundary come out as for the whole prompt; the cache is
+    // trimmed back to the tokens both share.
+    const std::vector<int> held = lm::prompt_cache_tokens(*cached);
+    const auto text = cached->metadata.find("prompt_text");
+    bool joined = false;
+    if (text != cached->metadata.end() && !held.empty() && int(held.size()) == cached->cache.offset()) {
+      const std::vector<int> all = lm::encode_prompt(*m.tokenizer, text->second + prompt_text);
+      size_t common = 0;
+      if (all.empty()) throw std::invalid_argument("the cached and the new prompt encode to no tokens");
+      while (common < held.size() && common < all.size() && held[common] == all[common]) ++common;
+      if (common == all.size()) --common;  // the last token is fed again for the first logits
+      try {
+        cached->cache.trim(int(held.size() - common));
+        prompt_ids.assign(all.begin() + std::ptrdiff_t(common), all.end());
+        joined = true;
+      } catch (const std::invalid_argument&) {
+        // A rotating cache that already dropped positions cannot go back: the new text is fed as it is.
+      }
+    }
+    if (!joined) {
+      prompt_ids = m.tokenizer->encode(prompt_text, false);
+      if (prompt_ids.empty()) {
+        throw std::invalid_argument("--prompt is empty and " + args.str("prompt-cache-file") +
+                                    " cannot give back its last token; give a prompt to continue it");
+      }
+    }
+  } else {
+    prompt_ids = lm::encode_prompt(*m.tokenizer, prompt_text);
   }
-  const std::vector<int> prompt_ids = lm::encode_prompt(*m.tokenizer, prompt_text);
+  const int cached_tokens = cached ? cached->cache.offset() : 0;
   lm::TokenCallback stream;
   if (!json) {
     stream = [](const lm::TokenEvent& e) {
@@ -112,6 +163,7 @@ int generate_command(const std::vector<std::string>& argv) {
     nlohmann::json out = {{"model", args.str("model")},
                           {"prompt", prompt},
                           {"prompt_text", prompt_text},
+                          {"cached_tokens", cached_tokens},
                           {"text", g.text},
                           {"tokens", g.tokens},
                           {"stats", nlohmann::json::parse(g.stats.to_json())}};

@@ -1,4 +1,5 @@
 // tessera: one binary with subcommands (`tessera generate ...`).
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -26,11 +27,14 @@ constexpr Command kCommands[] = {
     {"train", "train a language model on text files and export it", tessera::cli::train_command},
     {"tokenizer", "train a byte-level BPE tokenizer (tokenizer train --help)", tessera::cli::tokenizer_command},
     {"convert", "convert models: HF -> MLX (-q), HF <-> GGUF (convert --help)", tessera::cli::convert_command},
+    {"cache-prompt", "save a prompt's KV cache for generate --prompt-cache-file", tessera::cli::cache_prompt_command},
 };
 
 void usage(std::ostream& os) {
   os << "usage: tessera <command> [options]   (tessera <command> --help for its options)\n\ncommands:\n";
-  for (auto& c : kCommands) os << "  " << c.name << std::string(12 - std::strlen(c.name), ' ') << c.summary << "\n";
+  for (auto& c : kCommands) {
+    os << "  " << c.name << std::string(size_t(std::max(1, 14 - int(std::strlen(c.name)))), ' ') << c.summary << "\n";
+  }
 }
 
 }  // namespace
