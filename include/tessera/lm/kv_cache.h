@@ -90,7 +90,7 @@ class KVCache {
   // Bytes the buffers take.
   size_t nbytes() const;
   // Drops the last n positions (they will be overwritten). A rotating layer that already dropped
-  // old positions cannot give back the ones overwritten: std::invalid_argument.
+  // old positions can give back only its last one (n <= 1), else std::invalid_argument.
   void trim(int n);
   void reset();
 

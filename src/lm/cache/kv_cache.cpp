@@ -297,9 +297,13 @@ void KVCache::trim(int n) {
   if (n < 0 || n > offset_) throw std::invalid_argument("[KVCache] cannot trim " + std::to_string(n) + " tokens");
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
-    if (n > 0 && l.rotates && l.offset > l.limit) {
+    // A ring that wrapped holds the last `limit` positions: after giving back one, the next
+    // query's window is still there (its own slot is rewritten); giving back more would leave
+    // the window short and stale positions in the ring.
+    if (n > 1 && l.rotates && l.offset > l.limit) {
       throw std::invalid_argument(layer_tag(int(i)) + "its ring of " + std::to_string(l.limit) +
-                                  " positions has already overwritten older ones; it cannot be trimmed");
+                                  " positions has overwritten older ones; it can give back one position, not " +
+                                  std::to_string(n));
     }
   }
   for (auto& l : layers_) l.offset -= n;
