@@ -24,8 +24,18 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 	@/usr/bin/python3 scripts/register_python.py $(BUILD)/python || echo "python: registration skipped"
 
+# Shakespeare-like dialogue from the model Tessera trained itself (models/shakespeare/TRAINING.md),
+# streamed after the prompt, then tokens/s. `make demo PROMPT="..."` starts from your own text; the
+# prompt goes through the environment so quotes and apostrophes in it need no escaping. The
+# command's stderr (load line, statistics, errors) is held until the text is out, so it does not
+# land between the prompt and its continuation.
+PROMPT ?= ROMEO:
+demo: export PROMPT := $(PROMPT)
 demo: build
-	$(BUILD)/examples/lstsq_demo
+	@log=$$(mktemp); printf '%s' "$$PROMPT"; \
+	  $(BUILD)/tools/tessera/tessera generate --model models/shakespeare --prompt "$$PROMPT" \
+	    --temp 0.8 --top-p 0.95 --max-tokens 200 --seed 0 2>"$$log"; \
+	  rc=$$?; cat "$$log" >&2; rm -f "$$log"; exit $$rc
 
 # tessera.core in place: python/tessera gets the built extension, so PYTHONPATH=python or
 # `pip install --no-build-isolation ./python` picks it up.
