@@ -318,8 +318,8 @@ void sdpa_fast(const ScaledDotProductAttention& ap, const array& q, const array&
       std::fill(l.begin(), l.end(), 0.f);
       const int64_t jend = causal ? std::clamp<int64_t>(i + (Lk - Lq) + 1, 0, Lk) : Lk;
       const int64_t js = jend * sp / nsplit, je = jend * (sp + 1) / nsplit;
-      const T* kb = kp + (b * Hkv + hk) * Lk * D;
-      const T* vb = vp + (b * Hkv + hk) * Lk * Dv;
+      const T* kb = kp + b * k.strides()[0] + hk * k.strides()[1];
+      const T* vb = vp + b * v.strides()[0] + hk * v.strides()[1];
       for (int64_t j0 = js; j0 < je; j0 += kKeyBlock) {
         const int64_t nk = std::min(kKeyBlock, je - j0);
         simd::attn_scores(kind, qs.data(), G, D, kb + j0 * D, D, nk, sc.data(), kKeyBlock);
@@ -393,7 +393,16 @@ void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<arra
   array& o = out[0];
   o.set_data(allocator::malloc(o.nbytes()));
   if (o.size() == 0) return;
-  array q = row_contiguous(in[0], true), k = row_contiguous(in[1], true), v = row_contiguous(in[2], true);
+  // Keys and values may be views into a longer KV cache buffer: sdpa_fast reads each head's rows
+  // where they are (rows contiguous, any batch and head strides), so a decode step does not copy
+  // the cache. float64 takes dense copies.
+  auto head_rows = [&](const array& a) {
+    const Strides& st = a.strides();
+    const bool rows = a.ndim() == 4 && st[3] == 1 && (a.shape(2) <= 1 || st[2] == a.shape(3)) && st[0] >= 0 &&
+                      st[1] >= 0 && a.dtype() != float64;
+    return rows ? a : row_contiguous(a, true);
+  };
+  array q = row_contiguous(in[0], true), k = head_rows(in[1]), v = head_rows(in[2]);
   size_t next = 3;
   const array* mask = ap.has_mask() ? &in[next++] : nullptr;
   array sinks = ap.has_sinks() ? row_contiguous(in[next], false) : array(0.0f);
