@@ -426,7 +426,10 @@ TEST(LmPromptCache, ForeignCorruptAndTruncatedFilesAreNamed) {
   e = error_of([&] { lm::load_prompt_cache(dir.file("plain.safetensors")); });
   EXPECT_NE(e.find("not a prompt cache"), std::string::npos) << e;
 
-  auto [tensors, meta] = load_safetensors(f);
+  // Named, not structured bindings: the lambda below captures them.
+  const SafetensorsLoad original = load_safetensors(f);
+  const auto& tensors = original.first;
+  const auto& meta = original.second;
   auto resave = [&](auto edit) {
     auto t = tensors;
     auto md = meta;
