@@ -116,6 +116,8 @@ ConvertSummary convert_hf_to_mlx(const std::string& hf_dir, const std::string& o
   s.files.push_back("config.json");
   for (const std::string& f : src.side_files()) {
     fs::copy_file(fs::path(hf_dir) / f, out.tmp() / f, fs::copy_options::overwrite_existing);
+    // Copies of read-only sources (a shared model cache) stay writable, like every other output.
+    fs::permissions(out.tmp() / f, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::add);
     s.files.push_back(f);
   }
   out.commit();
