@@ -368,6 +368,13 @@ TEST(ConvertGguf, Float32FileMatchesTheDirectoryAndComesBackExactly) {
     const std::string text = "Grüße, world!\n<|endoftext|>";
     EXPECT_EQ(again.tokenizer->encode(text), orig.tokenizer->encode(text));
     EXPECT_EQ(again.tokenizer->eos_ids(), std::vector<int>{256});
+    // The GGUF itself runs its byte-level ("gpt2") vocabulary: same ids, same text, same EOS.
+    lm::LoadedModel direct = lm::load_model(file.string());
+    ASSERT_TRUE(direct.tokenizer);
+    const std::vector<int> ids = orig.tokenizer->encode(text);
+    EXPECT_EQ(direct.tokenizer->encode(text), ids);
+    EXPECT_EQ(direct.tokenizer->decode(ids), orig.tokenizer->decode(ids));
+    EXPECT_EQ(direct.tokenizer->eos_ids(), std::vector<int>{256});
   }
 }
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "lm/convert/tokenizer_convert.h"
 #include "lm/models/gguf_names.h"
 #include "lm/models/loaders.h"
 #include "lm/models/model_chat_template.h"
@@ -14,6 +15,7 @@
 #include "tessera/gguf.h"
 #include "tessera/lm/model.h"
 #include "tessera/lm/sentencepiece_gguf.h"
+#include "tessera/lm/tokenizer.h"
 #include "tessera/ops.h"
 
 namespace tessera::lm {
@@ -210,6 +212,20 @@ LoadedModel load_gguf_model(const std::string& path, const LoadOptions& options)
                                   " tokens but the embedding only " + std::to_string(cfg.vocab_size) + " rows");
     }
     out.tokenizer = tok;
+  } else if (m && m->is_string() && m->str() == "gpt2") {
+    // A byte-level BPE vocabulary (Llama 3, Qwen, GPT-2 files) runs through the Hugging Face
+    // tokenizer, from the tokenizer.json its tokens, merges and pre-tokenizer name stand for.
+    std::vector<std::string> notes;
+    auto files = convert::tokenizer_from_gguf(r, notes);
+    for (const auto& note : notes) gguf::log("[gguf] " + path + ": " + note);
+    if (files) {
+      Tokenizer tok = Tokenizer::from_json(files->tokenizer.dump(), files->tokenizer_config.dump(), path);
+      if (tok.vocab_size() > cfg.vocab_size) {
+        throw std::invalid_argument("[load_model] " + path + ": the tokenizer has " + std::to_string(tok.vocab_size()) +
+                                    " tokens but the embedding only " + std::to_string(cfg.vocab_size) + " rows");
+      }
+      out.tokenizer = as_text_tokenizer(tok);
+    }
   }
   out.chat_template = gguf_chat_template(r);
   return out;
