@@ -94,15 +94,16 @@ class KVCache {
   void trim(int n);
   void reset();
 
-  // One layer's contents for saving, positions in order: dense keys/values [B, H, n, D] or their
-  // packed form; `n` positions (the ring's, or all of a full layer's), the last at offset() - 1.
+  // One layer's contents for saving: the first n slots of its buffers, dense keys/values
+  // [B, H, n, D] or their packed form. A full layer holds positions [0, n = offset()); a ring
+  // holds n = min(offset(), limit) slots, position p at a slot fixed by p, limit and keep.
   struct LayerState {
     std::vector<array> arrays;  // keys, values, or keys words/scales/biases, values words/scales/biases
     bool quantized = false;
   };
   LayerState layer_state(int layer) const;
-  // Restores a layer from a LayerState holding its last n positions (n <= its limit) at
-  // positions [offset - n, offset); all layers must be restored with the same offset.
+  // Restores a layer from what layer_state() gave after `offset` positions (copied, checked
+  // against the layer's layout); all layers must be restored with the same offset.
   void restore(int layer, const LayerState& state, int offset);
 
  private:
