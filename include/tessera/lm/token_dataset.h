@@ -33,6 +33,8 @@ class TokenDataset {
   std::vector<std::pair<array, array>> val_batches(int batch, int max_batches) const;
 
   int64_t train_tokens() const { return int64_t(train_.size()); }
+  int64_t train_bytes() const { return train_bytes_; }
+  int64_t val_bytes() const { return val_bytes_; }
   int64_t val_tokens() const { return int64_t(val_.size()); }
   // Bytes of text per token in the validation part: converts a loss in nats per token to bits
   // per character (byte) as loss / ln 2 / bytes_per_token.
