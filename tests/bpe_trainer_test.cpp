@@ -15,6 +15,7 @@
 #include "tessera/lm/bpe_trainer.h"
 #include "tessera/lm/tokenizer.h"
 #include "testing/temp_dir.h"
+#include "testing/errors.h"
 
 namespace {
 
@@ -50,15 +51,7 @@ std::vector<std::pair<std::string, std::string>> spelled_merges(const TrainedBpe
   return out;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using tessera::testing::error_of;
 
 TEST(BpeTrainer, ReproducesReferenceVocabAndMerges) {
   if (!fs::exists(kData / "corpus.en"))

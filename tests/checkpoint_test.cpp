@@ -21,6 +21,7 @@
 #include "tessera/optimizers.h"
 #include "tessera/train.h"
 #include "testing/train_data.h"
+#include "testing/errors.h"
 
 extern char** environ;
 
@@ -44,14 +45,7 @@ train::Checkpoint sample_checkpoint(int64_t step) {
   return c;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using tessera::testing::error_of;
 
 void flip_byte(const std::string& path, uint64_t offset) {
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);

@@ -21,6 +21,7 @@
 #include "tessera/lm/generate.h"
 #include "tessera/lm/model.h"
 #include "tessera/tessera.h"
+#include "testing/errors.h"
 
 namespace fs = std::filesystem;
 using namespace tessera;
@@ -232,15 +233,7 @@ void write_bytes(const fs::path& p, const std::vector<uint8_t>& b) {
   f.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
 }
 
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using tessera::testing::error_of;
 
 void put_u64(std::vector<uint8_t>& b, size_t at, uint64_t v) {
   for (int k = 0; k < 8; ++k) b[at + k] = uint8_t(v >> (8 * k));

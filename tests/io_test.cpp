@@ -18,6 +18,7 @@
 #include "tessera/io.h"
 #include "tessera/memory.h"
 #include "tessera/tessera.h"
+#include "testing/errors.h"
 
 using namespace tessera;
 namespace fs = std::filesystem;
@@ -92,16 +93,7 @@ std::string read_file(const std::string& p) {
 }
 void write_file(const std::string& p, const std::string& data) { std::ofstream(p, std::ios::binary) << data; }
 
-// The message of the exception `f` throws, or "" if none.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using tessera::testing::error_of;
 
 const std::vector<Shape> kShapes = {{}, {0}, {7}, {2, 3}, {2, 0, 3}, {3, 4, 5}};
 

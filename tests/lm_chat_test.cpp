@@ -23,6 +23,7 @@
 #include "tessera/lm/model.h"
 #include "tessera/lm/tokenizer.h"
 #include "testing/lm_fixtures.h"
+#include "testing/errors.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -40,15 +41,7 @@ const fs::path kBinary = fs::path(TESSERA_BINARY_DIR) / "tools" / "tessera" / "t
     GTEST_SKIP() << "stories260K is not available at " << stories::gguf_path() << " (shared/data absent)"; \
   }
 
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using tessera::testing::error_of;
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 

@@ -26,6 +26,7 @@
 #include "tessera/lm/model.h"
 #include "tessera/random.h"
 #include "tessera/tessera.h"
+#include "testing/errors.h"
 
 namespace fs = std::filesystem;
 using namespace tessera;
@@ -54,15 +55,7 @@ struct QuietLog {
   ~QuietLog() { gguf::set_log_handler(nullptr); }
 };
 
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using tessera::testing::error_of;
 
 std::vector<float> to_floats(array a) {
   a = contiguous(astype(a, float32));

@@ -29,6 +29,7 @@
 #include "tessera/memory.h"
 #include "tessera/tessera.h"
 #include "testing/lm_fixtures.h"
+#include "testing/errors.h"
 
 namespace fs = std::filesystem;
 using namespace tessera;
@@ -43,15 +44,7 @@ using namespace tessera::testing::stories260k;
     GTEST_SKIP() << "stories260K is not available at " << gguf_path() << " (shared/data absent)"; \
   }
 
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using tessera::testing::error_of;
 
 // Load messages are silenced for the whole file; a test that looks at them installs its own.
 struct QuietLog {

@@ -25,6 +25,7 @@
 #include "tessera/lm/prompt_cache.h"
 #include "tessera/tessera.h"
 #include "testing/lm_fixtures.h"
+#include "testing/errors.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -345,14 +346,7 @@ struct TempDir {
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using tessera::testing::error_of;
 
 TEST(LmPromptCache, SavedCachesContinueExactly) {
   TempDir dir;

@@ -20,6 +20,7 @@
 #include "tessera/lm/tokenizer.h"
 #include "tessera/tessera.h"
 #include "testing/temp_dir.h"
+#include "testing/errors.h"
 
 namespace fs = std::filesystem;
 using namespace tessera;
@@ -64,16 +65,7 @@ void write_bytes(const fs::path& p, const std::vector<uint8_t>& b) {
   f.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
 }
 
-// The message of the std::exception `fn` throws ("" when it does not throw).
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using tessera::testing::error_of;
 
 std::vector<float> to_floats(array a) {
   a = astype(a, float32);
