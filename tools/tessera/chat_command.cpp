@@ -11,6 +11,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "generation_flags.h"
 #include "tessera/gguf.h"
 #include "tessera/lm/chat.h"
 #include "tessera/lm/model.h"
@@ -63,14 +64,7 @@ int chat_command(const std::vector<std::string>& argv) {
                 std::string(kCommandsHelp));
   args.option("model", "PATH", "a .gguf file or a model directory");
   args.option("system-prompt", "TEXT", "the system message the conversation starts with");
-  args.option("max-tokens", "N", "tokens to generate at most per reply", "256");
-  args.option("temp", "T", "sampling temperature; 0 is greedy", "0");
-  args.option("top-p", "P", "nucleus sampling: keep the most likely tokens up to probability P", "1");
-  args.option("top-k", "K", "keep the K most likely tokens (0: all)", "0");
-  args.option("min-p", "M", "drop tokens less likely than M times the most likely one", "0");
-  args.option("repetition-penalty", "R", "penalize the recent tokens' logits by R", "1");
-  args.option("repetition-context-size", "N", "how many recent tokens the penalty looks at", "64");
-  args.option("seed", "S", "random seed for sampling", "0");
+  add_sampling_flags(args, "tokens to generate at most per reply");
   args.option("max-kv-size", "N",
               "positions the KV cache keeps: past it the oldest turns are dropped (except the first 4 positions)",
               "the model's context length, then an error");
@@ -93,30 +87,14 @@ int chat_command(const std::vector<std::string>& argv) {
 
   lm::ChatSessionOptions co;
   lm::GenerateOptions& o = co.generate;
-  o.max_tokens = args.integer("max-tokens", 256);
-  o.sampling.temperature = float(args.number("temp", 0.0));
-  o.sampling.top_p = float(args.number("top-p", 1.0));
-  o.sampling.top_k = args.integer("top-k", 0);
-  o.sampling.min_p = float(args.number("min-p", 0.0));
-  o.sampling.repetition_penalty = float(args.number("repetition-penalty", 1.0));
-  o.sampling.penalty_window = args.integer("repetition-context-size", 64);
-  o.sampling.seed = args.uint("seed", 0);
+  read_sampling_flags(args, o);
   // As mlx_lm.chat: a bounded cache rotates, so a long conversation goes on with its oldest turns
   // forgotten instead of failing.
   o.max_kv_size = args.integer("max-kv-size", 0);
   if (o.max_kv_size < 0) throw std::invalid_argument("--max-kv-size must be >= 0");
   o.rotate_kv = o.max_kv_size > 0;
   if (args.has("system-prompt")) co.system_prompt = args.str("system-prompt");
-  if (args.has("chat-template-config")) {
-    lm::ChatJson extra;
-    try {
-      extra = lm::ChatJson::parse(args.str("chat-template-config"));
-    } catch (const lm::ChatJson::exception& e) {
-      throw std::invalid_argument("--chat-template-config is not valid JSON: " + std::string(e.what()));
-    }
-    if (!extra.is_object()) throw std::invalid_argument("--chat-template-config must be a JSON object");
-    co.template_options.extra_context = std::move(extra);
-  }
+  co.template_options.extra_context = chat_template_config(args);
 
   lm::LoadedModel m = lm::load_model(args.str("model"));
   if (args.has("chat-template"))

@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "generation_flags.h"
 #include "kv_cache_flags.h"
 #include "tessera/gguf.h"
 #include "tessera/lm/chat.h"
@@ -29,14 +30,7 @@ int generate_command(const std::vector<std::string>& argv) {
   args.option("chat-template", "TEXT", "a Jinja chat template to use instead of the model's");
   args.option("chat-template-config", "JSON", "more variables for the template, e.g. '{\"enable_thinking\": false}'");
   args.option("stop", "TEXT", "end the generation before this text (repeatable)");
-  args.option("max-tokens", "N", "tokens to generate at most", "256");
-  args.option("temp", "T", "sampling temperature; 0 is greedy", "0");
-  args.option("top-p", "P", "nucleus sampling: keep the most likely tokens up to probability P", "1");
-  args.option("top-k", "K", "keep the K most likely tokens (0: all)", "0");
-  args.option("min-p", "M", "drop tokens less likely than M times the most likely one", "0");
-  args.option("repetition-penalty", "R", "penalize the recent tokens' logits by R", "1");
-  args.option("repetition-context-size", "N", "how many recent tokens the penalty looks at", "64");
-  args.option("seed", "S", "random seed for sampling", "0");
+  add_sampling_flags(args, "tokens to generate at most");
   add_kv_cache_flags(args);
   args.option("prompt-cache-file", "FILE",
               "continue from a cache saved by `tessera cache-prompt`: --prompt is what follows the cached prompt");
@@ -58,14 +52,7 @@ int generate_command(const std::vector<std::string>& argv) {
   if (json || quiet) gguf::set_log_handler([](const std::string&) {});
 
   lm::GenerateOptions o;
-  o.max_tokens = args.integer("max-tokens", 256);
-  o.sampling.temperature = float(args.number("temp", 0.0));
-  o.sampling.top_p = float(args.number("top-p", 1.0));
-  o.sampling.top_k = args.integer("top-k", 0);
-  o.sampling.min_p = float(args.number("min-p", 0.0));
-  o.sampling.repetition_penalty = float(args.number("repetition-penalty", 1.0));
-  o.sampling.penalty_window = args.integer("repetition-context-size", 64);
-  o.sampling.seed = args.uint("seed", 0);
+  read_sampling_flags(args, o);
   const lm::KVCacheOptions kv = kv_cache_options(args);
   o.max_kv_size = kv.max_size;
   o.rotate_kv = kv.rotate;
@@ -76,16 +63,7 @@ int generate_command(const std::vector<std::string>& argv) {
   o.stop_at_eos = !args.on("ignore-eos");
   o.stop_strings = args.all("stop");
   lm::ChatTemplateOptions template_options;
-  if (args.has("chat-template-config")) {
-    lm::ChatJson extra;
-    try {
-      extra = lm::ChatJson::parse(args.str("chat-template-config"));
-    } catch (const lm::ChatJson::exception& e) {
-      throw std::invalid_argument("--chat-template-config is not valid JSON: " + std::string(e.what()));
-    }
-    if (!extra.is_object()) throw std::invalid_argument("--chat-template-config must be a JSON object");
-    template_options.extra_context = std::move(extra);
-  }
+  template_options.extra_context = chat_template_config(args);
   template_options.add_generation_prompt = true;
 
   lm::LoadedModel m = lm::load_model(args.str("model"));
