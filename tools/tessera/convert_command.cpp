@@ -1,7 +1,6 @@
 // tessera convert: Hugging Face directory -> MLX directory (optionally quantized) or GGUF file, and
 // GGUF file -> Hugging Face directory. Flags follow mlx_lm.convert (--hf-path, --mlx-path, -q,
 // --q-bits, --q-group-size, --dtype) and llama.cpp's converter (--outtype).
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -11,6 +10,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "progress.h"
 #include "tessera/gguf.h"
 #include "tessera/lm/convert.h"
 
@@ -32,41 +32,6 @@ constexpr const char* kSummary =
     "      GGUF -> Hugging Face directory (config.json, model.safetensors, tokenizer.json)\n"
     "The direction follows from which paths exist; --to says it outright.";
 
-// Progress on stderr for conversions that take a while: one line rewritten in place on a
-// terminal, a line per quarter otherwise.
-class Progress {
- public:
-  explicit Progress(bool on)
-      : on_(on), tty_(on && ::isatty(STDERR_FILENO)), start_(std::chrono::steady_clock::now()) {}
-  void operator()(const std::string& what, uint64_t done, uint64_t total) {
-    if (!on_ || total == 0) return;
-    const int percent = int(100 * done / total);
-    const auto now = std::chrono::steady_clock::now();
-    // Conversions that finish within a second say nothing until their summary.
-    if (what_.empty() && now - start_ < std::chrono::seconds(1)) return;
-    if (tty_) {
-      if (percent != 100 && what == what_ && now - last_ < std::chrono::milliseconds(100)) return;
-      std::fprintf(stderr, "\r%s: %3d%% (%llu/%llu)\033[K", what.c_str(), percent, (unsigned long long)done,
-                   (unsigned long long)total);
-      if (done == total) std::fputc('\n', stderr);
-    } else {
-      const int quarter = percent / 25;
-      if (what == what_ && quarter == quarter_) return;
-      std::fprintf(stderr, "%s: %d%% (%llu/%llu)\n", what.c_str(), percent, (unsigned long long)done,
-                   (unsigned long long)total);
-      quarter_ = quarter;
-    }
-    what_ = what;
-    last_ = now;
-    std::fflush(stderr);
-  }
-
- private:
-  bool on_, tty_;
-  std::string what_;
-  int quarter_ = -1;
-  std::chrono::steady_clock::time_point start_, last_{};
-};
 
 std::string human_bytes(uint64_t b) {
   char buf[32];
@@ -130,12 +95,13 @@ int convert_command(const std::vector<std::string>& argv_in) {
   if (to != "gguf" && args.has("outtype")) throw std::invalid_argument("--outtype applies to GGUF outputs (--to gguf)");
   if (to == "gguf" && args.has("dtype")) throw std::invalid_argument("--dtype does not apply to GGUF outputs; use --outtype");
 
-  Progress progress(!args.on("quiet"));
+  // Conversions that finish within a second say nothing until their summary.
+  ProgressLine progress(!args.on("quiet"), std::chrono::seconds(1));
   auto common = [&](lm::ConvertCommon& c) {
     c.overwrite = args.on("force");
     c.random_weights = args.on("random-weights");
     c.seed = args.uint("seed", 0);
-    c.progress = [&](const std::string& s, uint64_t d, uint64_t t) { progress(s, d, t); };
+    c.progress = [&](const std::string& s, uint64_t d, uint64_t t) { progress.update(s, d, t); };
   };
   lm::ConvertSummary s;
   if (to == "mlx") {

@@ -1,5 +1,4 @@
 // tessera tokenizer train: byte-level BPE training into a tokenizer.json directory.
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -8,6 +7,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "progress.h"
 #include "tessera/lm/bpe_trainer.h"
 
 namespace tessera::cli {
@@ -39,37 +39,6 @@ std::vector<std::string> take_list(std::vector<std::string>& argv, const std::st
   return values;
 }
 
-// Progress on stderr: one line rewritten in place on a terminal, a line per quarter otherwise.
-class Progress {
- public:
-  explicit Progress(bool on) : on_(on), tty_(on && ::isatty(STDERR_FILENO)) {}
-  void update(const std::string& what, uint64_t done, uint64_t total) {
-    if (!on_ || total == 0) return;
-    const int percent = int(100 * done / total);
-    const auto now = std::chrono::steady_clock::now();
-    if (tty_) {
-      if (percent != 100 && now - last_ < std::chrono::milliseconds(100)) return;
-      std::fprintf(stderr, "\r%s: %3d%% (%llu/%llu)\033[K", what.c_str(), percent, (unsigned long long)done,
-                   (unsigned long long)total);
-      if (percent == 100) std::fputc('\n', stderr);
-    } else {
-      const int quarter = percent / 25;
-      if (what == what_ && quarter == quarter_) return;
-      std::fprintf(stderr, "%s: %d%% (%llu/%llu)\n", what.c_str(), percent, (unsigned long long)done,
-                   (unsigned long long)total);
-      quarter_ = quarter;
-    }
-    what_ = what;
-    last_ = now;
-    std::fflush(stderr);
-  }
-
- private:
-  bool on_, tty_;
-  std::string what_;
-  int quarter_ = -1;
-  std::chrono::steady_clock::time_point last_{};
-};
 
 int train(std::vector<std::string> argv) {
   Args args("tessera tokenizer train",
@@ -99,7 +68,7 @@ int train(std::vector<std::string> argv) {
   if (!args.has("out")) throw std::invalid_argument("--out is required");
 
   const bool json = args.on("json");
-  Progress progress(!args.on("quiet"));
+  ProgressLine progress(!args.on("quiet"));
   lm::BpeTrainerOptions o;
   o.vocab_size = args.integer("vocab-size", 0);
   o.special_tokens = specials;
