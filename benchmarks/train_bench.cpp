@@ -102,11 +102,30 @@ class Decoder : public nn::Module {
   }
 };
 
-tb::array tokens(uint64_t seed) {
-  auto v = tessera_bench::host_values(size_t(kBatch) * (kSeq + 1), seed, 0.0f, float(kVocab));
+// Random token ids [batch, seq + 1]: the inputs and, shifted by one, the targets.
+tb::array tokens(uint64_t seed, int batch = kBatch, int seq = kSeq, int vocab = kVocab) {
+  auto v = tessera_bench::host_values(size_t(batch) * (seq + 1), seed, 0.0f, float(vocab));
   std::vector<int32_t> t(v.size());
-  for (size_t i = 0; i < v.size(); ++i) t[i] = std::min(kVocab - 1, int32_t(v[i]));
-  return tb::array(t.begin(), tb::Shape{kBatch, kSeq + 1}, tb::int32);
+  for (size_t i = 0; i < v.size(); ++i) t[i] = std::min(vocab - 1, int32_t(v[i]));
+  return tb::array(t.begin(), tb::Shape{batch, seq + 1}, tb::int32);
+}
+
+// Times trainer.step on one fixed batch of random tokens, after two warm-up steps (optimizer
+// state, allocator cache, BLAS threads); reports tokens/s, the loss and the allocator's peak.
+void time_steps(benchmark::State& state, tb::train::Trainer& trainer, int batch, int seq, int vocab) {
+  tb::array ids = tokens(1, batch, seq, vocab);
+  tb::array inputs = tb::slice(ids, {0, 0}, {batch, seq});
+  tb::array targets = tb::slice(ids, {0, 1}, {batch, seq + 1});
+  tb::eval({inputs, targets});
+  float first = trainer.step({inputs, targets}).loss;
+  trainer.step({inputs, targets});
+  tessera_bench::PeakMemory peak;
+  float loss = first;
+  for (auto _ : state) loss = trainer.step({inputs, targets}).loss;
+  peak.report(state);
+  if (!std::isfinite(loss) || !(loss < first)) state.SkipWithError("the loss did not go down");
+  state.counters["tokens/s"] = benchmark::Counter(double(batch) * seq, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["loss"] = loss;
 }
 
 void BM_TrainStep(benchmark::State& state) {
@@ -124,20 +143,7 @@ void BM_TrainStep(benchmark::State& state) {
         return nn::losses::cross_entropy(logits, b[1], std::nullopt, -1, 0.0f, nn::losses::Reduction::mean);
       },
       options);
-  tb::array seq = tokens(1);
-  tb::array inputs = tb::slice(seq, {0, 0}, {kBatch, kSeq});
-  tb::array targets = tb::slice(seq, {0, 1}, {kBatch, kSeq + 1});
-  tb::eval({inputs, targets});
-  // Warm-up: optimizer state, allocator cache and BLAS threads.
-  float first = trainer.step({inputs, targets}).loss;
-  trainer.step({inputs, targets});
-  tessera_bench::PeakMemory peak;
-  float loss = first;
-  for (auto _ : state) loss = trainer.step({inputs, targets}).loss;
-  peak.report(state);
-  if (!std::isfinite(loss) || !(loss < first)) state.SkipWithError("the loss did not go down");
-  state.counters["tokens/s"] = benchmark::Counter(double(kBatch) * kSeq, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["loss"] = loss;
+  time_steps(state, trainer, kBatch, kSeq, kVocab);
   state.SetLabel(std::string(bf16 ? "bf16 (float32 masters)" : "f32") + (options.compile ? ", compiled" : ""));
 }
 
@@ -232,22 +238,7 @@ void BM_LMTrainStep(benchmark::State& state) {
         return nn::losses::cross_entropy(logits, b[1], std::nullopt, -1, 0.0f, nn::losses::Reduction::mean);
       },
       options);
-  auto v = tessera_bench::host_values(size_t(kDemoBatch) * (kDemoSeq + 1), 1, 0.0f, float(kDemoVocab));
-  std::vector<int32_t> t(v.size());
-  for (size_t i = 0; i < v.size(); ++i) t[i] = std::min(kDemoVocab - 1, int32_t(v[i]));
-  tb::array seq(t.begin(), tb::Shape{kDemoBatch, kDemoSeq + 1}, tb::int32);
-  tb::array inputs = tb::slice(seq, {0, 0}, {kDemoBatch, kDemoSeq});
-  tb::array targets = tb::slice(seq, {0, 1}, {kDemoBatch, kDemoSeq + 1});
-  tb::eval({inputs, targets});
-  float first = trainer.step({inputs, targets}).loss;
-  trainer.step({inputs, targets});
-  tessera_bench::PeakMemory peak;
-  float loss = first;
-  for (auto _ : state) loss = trainer.step({inputs, targets}).loss;
-  peak.report(state);
-  if (!std::isfinite(loss) || !(loss < first)) state.SkipWithError("the loss did not go down");
-  state.counters["tokens/s"] =
-      benchmark::Counter(double(kDemoBatch) * kDemoSeq, benchmark::Counter::kIsIterationInvariantRate);
+  time_steps(state, trainer, kDemoBatch, kDemoSeq, kDemoVocab);
   state.SetLabel(bf16 ? "demo model, bf16 (float32 masters)" : "demo model, f32");
 }
 
