@@ -329,6 +329,33 @@ TEST(Compile, ScansArgReductionsAndPadsAreMerged) {
   EXPECT_EQ(count_kind(f, PrimitiveKind::Pad), 1);
 }
 
+TEST(Compile, FusedOpsRangesAndSliceUpdatesAreMerged) {
+  auto fn = [](const std::vector<array>& in) {
+    const array& x = in[0];  // [1, 2, 4, 8]: batch, heads, positions, head size
+    const array& w = in[1];  // [8]
+    array norms = add(fast::rms_norm(x, w, 1e-5f), fast::rms_norm(x, w, 1e-5f));
+    array other_eps = fast::rms_norm(x, w, 1e-3f);  // different parameters: kept apart
+    array rotated = add(fast::rope(x, 8, false, 10000.0f, 1.0f, 0), fast::rope(x, 8, false, 10000.0f, 1.0f, 0));
+    array attended = add(fast::scaled_dot_product_attention(x, x, x, 0.35f, "causal"),
+                         fast::scaled_dot_product_attention(x, x, x, 0.35f, "causal"));
+    array ranges = add(astype(arange(8), float32), astype(arange(8), float32));
+    array updated = add(slice_update(x, zeros({1, 2, 1, 8}), Shape{0, 0, 1, 0}, Shape{1, 2, 2, 8}),
+                        slice_update(x, zeros({1, 2, 1, 8}), Shape{0, 0, 1, 0}, Shape{1, 2, 2, 8}));
+    return std::vector<array>{add(norms, other_eps), rotated, attended, add(ranges, updated)};
+  };
+  auto f = compile(fn);
+  array x = uniform({1, 2, 4, 8}, -1, 1, 3);
+  array w = uniform({8}, 0.5, 1.5, 4);
+  auto got = f({x, w});
+  auto want = fn({x, w});
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(allclose(got[i], want[i], 1e-6, 1e-6).item<bool>()) << "output " << i;
+  EXPECT_EQ(count_kind(f, PrimitiveKind::RMSNorm), 2);
+  EXPECT_EQ(count_kind(f, PrimitiveKind::RoPE), 1);
+  EXPECT_EQ(count_kind(f, PrimitiveKind::ScaledDotProductAttention), 1);
+  EXPECT_LE(count_kind(f, PrimitiveKind::Arange), 1);
+  EXPECT_EQ(count_kind(f, PrimitiveKind::SliceUpdate), 1);
+}
+
 TEST(Compile, ConstantSubgraphsFoldOnce) {
   array w = uniform({64}, -1, 1, 5);
   auto fn = [w](const std::vector<array>& in) {

@@ -16,6 +16,11 @@ class Arange : public Primitive {
   Arange(Stream s, double start, double stop, double step) : Primitive(s), start_(start), stop_(stop), step_(step) {}
   PrimitiveKind kind() const override { return PrimitiveKind::Arange; }
   const char* name() const override { return "arange"; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& a = static_cast<const Arange&>(o);
+    return a.start_ == start_ && a.stop_ == stop_ && a.step_ == step_;
+  }
   double start() const { return start_; }
   double step() const { return step_; }
   double stop() const { return stop_; }

@@ -37,6 +37,9 @@ class RMSNorm : public Primitive {
  public:
   RMSNorm(Stream s, float eps) : Primitive(s), eps_(eps) {}
   PrimitiveKind kind() const override { return PrimitiveKind::RMSNorm; }
+  bool is_equivalent(const Primitive& o) const override {
+    return o.kind() == kind() && static_cast<const RMSNorm&>(o).eps_ == eps_;
+  }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
   // Closed-form rules (src/primitives/fast_rules.cpp), computed in float32 for 16-bit inputs.
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
@@ -56,6 +59,9 @@ class LayerNorm : public Primitive {
  public:
   LayerNorm(Stream s, float eps) : Primitive(s), eps_(eps) {}
   PrimitiveKind kind() const override { return PrimitiveKind::LayerNorm; }
+  bool is_equivalent(const Primitive& o) const override {
+    return o.kind() == kind() && static_cast<const LayerNorm&>(o).eps_ == eps_;
+  }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
   // Closed-form rules (src/primitives/fast_rules.cpp), computed in float32 for 16-bit inputs.
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
@@ -77,6 +83,11 @@ class RoPE : public Primitive {
   RoPE(Stream s, int dims, bool traditional, float scale)
       : Primitive(s), dims_(dims), traditional_(traditional), scale_(scale) {}
   PrimitiveKind kind() const override { return PrimitiveKind::RoPE; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& r = static_cast<const RoPE&>(o);
+    return r.dims_ == dims_ && r.traditional_ == traditional_ && r.scale_ == scale_;
+  }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
   int dims() const { return dims_; }
   bool traditional() const { return traditional_; }
@@ -95,6 +106,11 @@ class ScaledDotProductAttention : public Primitive {
   ScaledDotProductAttention(Stream s, float scale, bool causal, bool has_mask, bool has_sinks)
       : Primitive(s), scale_(scale), causal_(causal), has_mask_(has_mask), has_sinks_(has_sinks) {}
   PrimitiveKind kind() const override { return PrimitiveKind::ScaledDotProductAttention; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& a = static_cast<const ScaledDotProductAttention&>(o);
+    return a.scale_ == scale_ && a.causal_ == causal_ && a.has_mask_ == has_mask_ && a.has_sinks_ == has_sinks_;
+  }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
   float scale() const { return scale_; }
   bool causal() const { return causal_; }

@@ -94,6 +94,11 @@ class ScatterAxis : public Primitive {
   ScatterAxis(Stream s, int axis, UpdateMode mode) : Primitive(s), axis_(axis), mode_(mode) {}
   PrimitiveKind kind() const override { return PrimitiveKind::ScatterAxis; }
   const char* name() const override { return "put_along_axis"; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& s = static_cast<const ScatterAxis&>(o);
+    return s.axis_ == axis_ && s.mode_ == mode_;
+  }
   int axis() const { return axis_; }
   UpdateMode mode() const { return mode_; }
 
@@ -116,6 +121,7 @@ class MaskedScatter : public Primitive {
   explicit MaskedScatter(Stream s) : Primitive(s) {}
   PrimitiveKind kind() const override { return PrimitiveKind::MaskedScatter; }
   const char* name() const override { return "masked_scatter"; }
+  bool is_equivalent(const Primitive& o) const override { return o.kind() == kind(); }
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
   std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,

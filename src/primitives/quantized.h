@@ -78,6 +78,11 @@ class GatherQMM : public Primitive {
       : Primitive(s), group_size_(group_size), bits_(bits), transpose_(transpose) {}
   PrimitiveKind kind() const override { return PrimitiveKind::GatherQMM; }
   const char* name() const override { return "gather_qmm"; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& g = static_cast<const GatherQMM&>(o);
+    return g.group_size_ == group_size_ && g.bits_ == bits_ && g.transpose_ == transpose_;
+  }
   int group_size() const { return group_size_; }
   int bits() const { return bits_; }
   bool transpose() const { return transpose_; }

@@ -102,6 +102,11 @@ class AsStrided : public Primitive {
       : Primitive(s), shape_(std::move(shape)), strides_(std::move(strides)), offset_(offset) {}
   PrimitiveKind kind() const override { return PrimitiveKind::AsStrided; }
   const char* name() const override { return "as_strided"; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& a = static_cast<const AsStrided&>(o);
+    return a.shape_ == shape_ && a.strides_ == strides_ && a.offset_ == offset_;
+  }
   const Shape& shape() const { return shape_; }
   const Strides& strides() const { return strides_; }
   size_t offset() const { return offset_; }
@@ -124,6 +129,9 @@ class View : public Primitive {
   View(Stream s, Dtype dtype) : Primitive(s), dtype_(dtype) {}
   PrimitiveKind kind() const override { return PrimitiveKind::View; }
   const char* name() const override { return "view"; }
+  bool is_equivalent(const Primitive& o) const override {
+    return o.kind() == kind() && static_cast<const View&>(o).dtype_ == dtype_;
+  }
   Dtype dtype() const { return dtype_; }
 
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
@@ -214,6 +222,11 @@ class SliceUpdate : public Primitive {
       : Primitive(s), start_(std::move(start)), stop_(std::move(stop)), strides_(std::move(strides)), mode_(mode) {}
   PrimitiveKind kind() const override { return PrimitiveKind::SliceUpdate; }
   const char* name() const override { return "slice_update"; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& u = static_cast<const SliceUpdate&>(o);
+    return u.start_ == start_ && u.stop_ == stop_ && u.strides_ == strides_ && u.mode_ == mode_;
+  }
   const Shape& start() const { return start_; }
   const Shape& stop() const { return stop_; }
   const Shape& strides() const { return strides_; }
