@@ -110,9 +110,18 @@ tb::array tokens(uint64_t seed, int batch = kBatch, int seq = kSeq, int vocab = 
   return tb::array(t.begin(), tb::Shape{batch, seq + 1}, tb::int32);
 }
 
-// Times trainer.step on one fixed batch of random tokens, after two warm-up steps (optimizer
-// state, allocator cache, BLAS threads); reports tokens/s, the loss and the allocator's peak.
-void time_steps(benchmark::State& state, tb::train::Trainer& trainer, int batch, int seq, int vocab) {
+// Times train::Trainer steps of `model` (next-token cross-entropy, logits in float32) on one fixed
+// batch of random tokens, after two warm-up steps (optimizer state, allocator cache, BLAS
+// threads); reports tokens/s, the loss and the allocator's peak.
+void time_steps(benchmark::State& state, nn::Module& model, tb::optimizers::Optimizer& opt,
+                const tb::train::TrainerOptions& options, int batch, int seq, int vocab) {
+  tb::train::Trainer trainer(
+      model, opt,
+      [&model](const std::vector<tb::array>& b) {
+        tb::array logits = tb::astype(model(b[0]), tb::float32);
+        return nn::losses::cross_entropy(logits, b[1], std::nullopt, -1, 0.0f, nn::losses::Reduction::mean);
+      },
+      options);
   tb::array ids = tokens(1, batch, seq, vocab);
   tb::array inputs = tb::slice(ids, {0, 0}, {batch, seq});
   tb::array targets = tb::slice(ids, {0, 1}, {batch, seq + 1});
@@ -136,14 +145,7 @@ void BM_TrainStep(benchmark::State& state) {
   tb::train::TrainerOptions options;
   options.compile = state.range(1) == 1;
   if (bf16) options.precision.compute_dtype = tb::bfloat16;
-  tb::train::Trainer trainer(
-      model, opt,
-      [&model](const std::vector<tb::array>& b) {
-        tb::array logits = tb::astype(model(b[0]), tb::float32);
-        return nn::losses::cross_entropy(logits, b[1], std::nullopt, -1, 0.0f, nn::losses::Reduction::mean);
-      },
-      options);
-  time_steps(state, trainer, kBatch, kSeq, kVocab);
+  time_steps(state, model, opt, options, kBatch, kSeq, kVocab);
   state.SetLabel(std::string(bf16 ? "bf16 (float32 masters)" : "f32") + (options.compile ? ", compiled" : ""));
 }
 
@@ -231,14 +233,7 @@ void BM_LMTrainStep(benchmark::State& state) {
   tb::train::TrainerOptions options;
   options.clip_grad_norm = 1.0f;
   if (bf16) options.precision.compute_dtype = tb::bfloat16;
-  tb::train::Trainer trainer(
-      model, opt,
-      [&model](const std::vector<tb::array>& b) {
-        tb::array logits = tb::astype(model(b[0]), tb::float32);
-        return nn::losses::cross_entropy(logits, b[1], std::nullopt, -1, 0.0f, nn::losses::Reduction::mean);
-      },
-      options);
-  time_steps(state, trainer, kDemoBatch, kDemoSeq, kDemoVocab);
+  time_steps(state, model, opt, options, kDemoBatch, kDemoSeq, kDemoVocab);
   state.SetLabel(bf16 ? "demo model, bf16 (float32 masters)" : "demo model, f32");
 }
 
