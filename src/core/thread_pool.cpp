@@ -66,10 +66,18 @@ class ThreadPool {
       ++generation_;
     }
     cv_.notify_all();
-    run_chunk(0);
+    // The caller's own chunk may throw: the workers still run theirs on this job's fields, so
+    // wait for them before leaving.
+    std::exception_ptr own;
+    try {
+      run_chunk(0);
+    } catch (...) {
+      own = std::current_exception();
+    }
     std::unique_lock<std::mutex> l(mu_);
     done_cv_.wait(l, [&] { return pending_ == 0; });
     job_ = nullptr;
+    if (own) std::rethrow_exception(own);
     if (error_) std::rethrow_exception(error_);
   }
 

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backend/cpu/skinny_gemm.h"
 #include "backend/cpu/thread_scratch.h"
 #include "backend/common/layout.h"
 #include "backend/common/matmul_layout.h"
@@ -317,6 +318,16 @@ void batched_gemm(const array& a_in, const array& b_in, array& out, float alpha,
   array tmp_a = a_in, tmp_b = b_in;
   MatrixView va = matrix_view(a_in, tmp_a, true);
   MatrixView vb = matrix_view(b_in, tmp_b, true);
+  if (M <= kSkinnyRows && (d == float32 || d == bfloat16 || d == float16)) {
+    bool ok = true;
+    const size_t item = d.size;
+    for_each_batch(batch, va.batch_strides, vb.batch_strides, [&](int64_t i, int64_t oa, int64_t ob) {
+      ok = ok && skinny_gemm(d, va, vb, static_cast<const char*>(va.data) + oa * item,
+                             static_cast<const char*>(vb.data) + ob * item,
+                             static_cast<char*>(out.raw_data()) + size_t(i * M * N) * item, M, N, K, alpha, beta);
+    });
+    if (ok) return;
+  }
   if (d == float64) {
     double* c = out.data<double>();
     for_each_batch(batch, va.batch_strides, vb.batch_strides, [&](int64_t i, int64_t oa, int64_t ob) {

@@ -1,0 +1,300 @@
+// Skinny products (see skinny_gemm.h). Two loops, one per layout of B:
+//  - B column-major (a weight stored [N, K], used as W^T): each output is a dot product of an A
+//    row with a contiguous row of W; four W rows share each A load, sums reduce once per row.
+//  - B row-major ([K, N]): outputs accumulate in an L1-resident float32 tile while four rows of
+//    B stream through it, each read contiguously across the tile.
+// A is widened to float32 once per call (it is tiny); B is widened in registers as it is loaded.
+// Threads split the columns of C, so each reads a disjoint part of B.
+#include "backend/cpu/skinny_gemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "backend/cpu/thread_scratch.h"
+#include "core/convert.h"
+#include "core/thread_pool.h"
+#include "tessera/half_types.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backend/cpu/skinny_gemm.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/cache_control.h>
+#include <hwy/highway.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace tessera::skinny {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_HAVE_SCALABLE
+// Sizeless vectors cannot live in arrays: no kernels here (the caller takes the general GEMM).
+size_t Lanes() { return 0; }
+void DotRows(int, const void*, int64_t, int64_t, int64_t, const float*, int64_t, int64_t, float*, int64_t) {}
+void AxpyRows(int, const void*, int64_t, int64_t, int64_t, const float*, int64_t, int64_t, float*, int64_t) {}
+#else
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+size_t Lanes() { return hn::Lanes(DF()); }
+
+HWY_INLINE VF LoadF(DF df, const float* p) { return hn::LoadU(df, p); }
+HWY_INLINE VF LoadF(DF df, const hwy::bfloat16_t* p) {
+  const hn::Rebind<hwy::bfloat16_t, DF> dh;
+  return hn::PromoteTo(df, hn::LoadU(dh, p));
+}
+HWY_INLINE VF LoadF(DF df, const hwy::float16_t* p) {
+  const hn::Rebind<hwy::float16_t, DF> dh;
+  return hn::PromoteTo(df, hn::LoadU(dh, p));
+}
+
+HWY_INLINE float ToFloat(float v) { return v; }
+HWY_INLINE float ToFloat(hwy::bfloat16_t v) { return hwy::F32FromBF16(v); }
+HWY_INLINE float ToFloat(hwy::float16_t v) {
+  uint16_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  return detail::half_to_float(bits);
+}
+
+// out[m * ldo + (n - n0)] = sum_k x[m * K + k] * w[n * ldw + k] for n in [n0, n1), MB rows of x.
+template <int MB, typename T>
+HWY_NOINLINE void DotRowsT(const T* w, int64_t ldw, int64_t n0, int64_t n1, const float* x, int64_t K, float* out,
+                           int64_t ldo) {
+  const DF df;
+  const int64_t L = int64_t(hn::Lanes(df));
+  const int64_t kv = K - K % L;
+  int64_t n = n0;
+  for (; n + 4 <= n1; n += 4) {
+    const T* r[4] = {w + n * ldw, w + (n + 1) * ldw, w + (n + 2) * ldw, w + (n + 3) * ldw};
+    VF acc[MB][4];
+    for (int m = 0; m < MB; ++m)
+      for (int j = 0; j < 4; ++j) acc[m][j] = hn::Zero(df);
+    for (int64_t k = 0; k < kv; k += L) {
+      VF wv[4];
+      for (int j = 0; j < 4; ++j) {
+        // The next four rows, one group ahead: hardware prefetchers stop at 4 KiB page edges,
+        // and weights mapped from a file sit on 4 KiB pages.
+        hwy::Prefetch(r[j] + 4 * ldw + k);
+        wv[j] = LoadF(df, r[j] + k);
+      }
+      for (int m = 0; m < MB; ++m) {
+        const VF xv = hn::LoadU(df, x + m * K + k);
+        for (int j = 0; j < 4; ++j) acc[m][j] = hn::MulAdd(xv, wv[j], acc[m][j]);
+      }
+    }
+    for (int m = 0; m < MB; ++m) {
+      for (int j = 0; j < 4; ++j) {
+        float s = hn::GetLane(hn::SumOfLanes(df, acc[m][j]));
+        for (int64_t k = kv; k < K; ++k) s += x[m * K + k] * ToFloat(r[j][k]);
+        out[m * ldo + (n - n0) + j] = s;
+      }
+    }
+  }
+  for (; n < n1; ++n) {
+    const T* r = w + n * ldw;
+    VF acc[MB];
+    for (int m = 0; m < MB; ++m) acc[m] = hn::Zero(df);
+    for (int64_t k = 0; k < kv; k += L) {
+      const VF wv = LoadF(df, r + k);
+      for (int m = 0; m < MB; ++m) acc[m] = hn::MulAdd(hn::LoadU(df, x + m * K + k), wv, acc[m]);
+    }
+    for (int m = 0; m < MB; ++m) {
+      float s = hn::GetLane(hn::SumOfLanes(df, acc[m]));
+      for (int64_t k = kv; k < K; ++k) s += x[m * K + k] * ToFloat(r[k]);
+      out[m * ldo + (n - n0)] = s;
+    }
+  }
+}
+
+// out[m * ldo + (n - c0)] = sum_k x[m * K + k] * b[k * ldb + n] for n in [c0, c1), MB rows of x.
+// out is the accumulator: a tile of at most a few KiB per row, so it stays in L1.
+template <int MB, typename T>
+HWY_NOINLINE void AxpyRowsT(const T* b, int64_t ldb, int64_t c0, int64_t c1, const float* x, int64_t K, float* out,
+                            int64_t ldo) {
+  const DF df;
+  const int64_t L = int64_t(hn::Lanes(df));
+  const int64_t width = c1 - c0, wv = width - width % L;
+  for (int m = 0; m < MB; ++m) std::memset(out + m * ldo, 0, size_t(width) * sizeof(float));
+  int64_t k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const T* r0 = b + k * ldb + c0;
+    const T* r1 = r0 + ldb;
+    const T* r2 = r1 + ldb;
+    const T* r3 = r2 + ldb;
+    VF xs[MB][4];
+    for (int m = 0; m < MB; ++m)
+      for (int j = 0; j < 4; ++j) xs[m][j] = hn::Set(df, x[m * K + k + j]);
+    for (int64_t v = 0; v < wv; v += L) {
+      // The same columns four rows on (see DotRowsT).
+      hwy::Prefetch(r0 + 4 * ldb + v);
+      hwy::Prefetch(r1 + 4 * ldb + v);
+      hwy::Prefetch(r2 + 4 * ldb + v);
+      hwy::Prefetch(r3 + 4 * ldb + v);
+      const VF b0 = LoadF(df, r0 + v), b1 = LoadF(df, r1 + v), b2 = LoadF(df, r2 + v), b3 = LoadF(df, r3 + v);
+      for (int m = 0; m < MB; ++m) {
+        float* o = out + m * ldo + v;
+        VF a = hn::LoadU(df, o);
+        a = hn::MulAdd(xs[m][0], b0, a);
+        a = hn::MulAdd(xs[m][1], b1, a);
+        a = hn::MulAdd(xs[m][2], b2, a);
+        a = hn::MulAdd(xs[m][3], b3, a);
+        hn::StoreU(a, df, o);
+      }
+    }
+    for (int64_t v = wv; v < width; ++v) {
+      const float f0 = ToFloat(r0[v]), f1 = ToFloat(r1[v]), f2 = ToFloat(r2[v]), f3 = ToFloat(r3[v]);
+      for (int m = 0; m < MB; ++m) {
+        const float* xm = x + m * K + k;
+        out[m * ldo + v] += xm[0] * f0 + xm[1] * f1 + xm[2] * f2 + xm[3] * f3;
+      }
+    }
+  }
+  for (; k < K; ++k) {
+    const T* r0 = b + k * ldb + c0;
+    VF xs[MB];
+    for (int m = 0; m < MB; ++m) xs[m] = hn::Set(df, x[m * K + k]);
+    for (int64_t v = 0; v < wv; v += L) {
+      const VF b0 = LoadF(df, r0 + v);
+      for (int m = 0; m < MB; ++m) {
+        float* o = out + m * ldo + v;
+        hn::StoreU(hn::MulAdd(xs[m], b0, hn::LoadU(df, o)), df, o);
+      }
+    }
+    for (int64_t v = wv; v < width; ++v) {
+      const float f0 = ToFloat(r0[v]);
+      for (int m = 0; m < MB; ++m) out[m * ldo + v] += x[m * K + k] * f0;
+    }
+  }
+}
+
+// Element type codes: 0 float32, 1 bfloat16, 2 float16.
+template <int MB>
+HWY_INLINE void DotRowsM(int type, const void* w, int64_t ldw, int64_t n0, int64_t n1, const float* x, int64_t K,
+                         float* out, int64_t ldo) {
+  if (type == 0) DotRowsT<MB>(static_cast<const float*>(w), ldw, n0, n1, x, K, out, ldo);
+  else if (type == 1) DotRowsT<MB>(static_cast<const hwy::bfloat16_t*>(w), ldw, n0, n1, x, K, out, ldo);
+  else DotRowsT<MB>(static_cast<const hwy::float16_t*>(w), ldw, n0, n1, x, K, out, ldo);
+}
+
+template <int MB>
+HWY_INLINE void AxpyRowsM(int type, const void* b, int64_t ldb, int64_t c0, int64_t c1, const float* x, int64_t K,
+                          float* out, int64_t ldo) {
+  if (type == 0) AxpyRowsT<MB>(static_cast<const float*>(b), ldb, c0, c1, x, K, out, ldo);
+  else if (type == 1) AxpyRowsT<MB>(static_cast<const hwy::bfloat16_t*>(b), ldb, c0, c1, x, K, out, ldo);
+  else AxpyRowsT<MB>(static_cast<const hwy::float16_t*>(b), ldb, c0, c1, x, K, out, ldo);
+}
+
+// Rows of x are taken in blocks of up to four (kSkinnyRows), each block one pass over B.
+void DotRows(int type, const void* w, int64_t ldw, int64_t n0, int64_t n1, const float* x, int64_t M, int64_t K,
+             float* out, int64_t ldo) {
+  switch (M) {
+    case 1: return DotRowsM<1>(type, w, ldw, n0, n1, x, K, out, ldo);
+    case 2: return DotRowsM<2>(type, w, ldw, n0, n1, x, K, out, ldo);
+    case 3: return DotRowsM<3>(type, w, ldw, n0, n1, x, K, out, ldo);
+    default: return DotRowsM<4>(type, w, ldw, n0, n1, x, K, out, ldo);
+  }
+}
+
+void AxpyRows(int type, const void* b, int64_t ldb, int64_t c0, int64_t c1, const float* x, int64_t M, int64_t K,
+              float* out, int64_t ldo) {
+  switch (M) {
+    case 1: return AxpyRowsM<1>(type, b, ldb, c0, c1, x, K, out, ldo);
+    case 2: return AxpyRowsM<2>(type, b, ldb, c0, c1, x, K, out, ldo);
+    case 3: return AxpyRowsM<3>(type, b, ldb, c0, c1, x, K, out, ldo);
+    default: return AxpyRowsM<4>(type, b, ldb, c0, c1, x, K, out, ldo);
+  }
+}
+#endif  // HWY_HAVE_SCALABLE
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tessera::skinny
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace tessera {
+namespace skinny {
+HWY_EXPORT(Lanes);
+HWY_EXPORT(DotRows);
+HWY_EXPORT(AxpyRows);
+}  // namespace skinny
+
+namespace {
+
+int type_code(Dtype d) {
+  if (d == float32) return 0;
+  if (d == bfloat16) return 1;
+  if (d == float16) return 2;
+  return -1;
+}
+
+// Columns of C per accumulator tile in the row-major loop: 4 rows of float32 fit in 32 KiB.
+constexpr int64_t kTileCols = 2048;
+
+}  // namespace
+
+bool skinny_gemm(Dtype d, const MatrixView& a, const MatrixView& b, const void* pa, const void* pb, void* c,
+                 int64_t M, int64_t N, int64_t K, float alpha, float beta) {
+  const int type = type_code(d);
+  if (type < 0 || M < 1 || M > kSkinnyRows || N < 1 || K < 1) return false;
+  const int64_t L = int64_t(HWY_DYNAMIC_DISPATCH(skinny::Lanes)());
+  if (L == 0) return false;
+  const size_t item = d.size;
+
+  // A widened to float32, rows contiguous. A tiny copy; the caller's thread owns it.
+  std::vector<float> xs(size_t(M * K));
+  for (int64_t m = 0; m < M; ++m) {
+    if (!a.transposed) {
+      copy_convert(static_cast<const char*>(pa) + size_t(m * a.ld) * item, d, xs.data() + m * K, float32, size_t(K));
+    } else {
+      for (int64_t k = 0; k < K; ++k) {
+        copy_convert(static_cast<const char*>(pa) + size_t(k * a.ld + m) * item, d, xs.data() + m * K + k, float32, 1);
+      }
+    }
+  }
+
+  // Writes one finished float32 tile [M, width] into C's columns [c0, c0 + width); tmp holds
+  // `width` floats.
+  auto store = [&](const float* tile, float* tmp, int64_t ldt, int64_t c0, int64_t width) {
+    for (int64_t m = 0; m < M; ++m) {
+      const float* t = tile + m * ldt;
+      char* dst = static_cast<char*>(c) + size_t(m * N + c0) * item;
+      if (alpha == 1.f && beta == 0.f) {
+        copy_convert(t, float32, dst, d, size_t(width));
+        continue;
+      }
+      if (beta != 0.f) copy_convert(dst, d, tmp, float32, size_t(width));
+      for (int64_t j = 0; j < width; ++j) tmp[j] = alpha * t[j] + (beta != 0.f ? beta * tmp[j] : 0.f);
+      copy_convert(tmp, float32, dst, d, size_t(width));
+    }
+  };
+
+  // Split the columns in units of one vector so that only the last chunk has a ragged edge; a
+  // chunk is worth a thread wake-up when it reads at least ~64 KiB of B.
+  const int64_t units = (N + L - 1) / L;
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, K * int64_t(item) * L));
+  const float* x = xs.data();
+  if (b.transposed) {
+    parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
+      const int64_t c0 = u0 * L, c1 = std::min(N, u1 * L);
+      for (int64_t t0 = c0; t0 < c1; t0 += kTileCols) {
+        const int64_t t1 = std::min(c1, t0 + kTileCols);
+        float* tile = static_cast<float*>(thread_scratch(size_t((M + 1) * (t1 - t0)) * sizeof(float)));
+        HWY_DYNAMIC_DISPATCH(skinny::DotRows)(type, pb, b.ld, t0, t1, x, M, K, tile, t1 - t0);
+        store(tile, tile + M * (t1 - t0), t1 - t0, t0, t1 - t0);
+      }
+    });
+  } else {
+    parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
+      const int64_t c0 = u0 * L, c1 = std::min(N, u1 * L);
+      for (int64_t t0 = c0; t0 < c1; t0 += kTileCols) {
+        const int64_t t1 = std::min(c1, t0 + kTileCols);
+        float* tile = static_cast<float*>(thread_scratch(size_t((M + 1) * (t1 - t0)) * sizeof(float)));
+        HWY_DYNAMIC_DISPATCH(skinny::AxpyRows)(type, pb, b.ld, t0, t1, x, M, K, tile, t1 - t0);
+        store(tile, tile + M * (t1 - t0), t1 - t0, t0, t1 - t0);
+      }
+    });
+  }
+  return true;
+}
+
+}  // namespace tessera
+#endif  // HWY_ONCE
