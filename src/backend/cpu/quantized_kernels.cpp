@@ -7,6 +7,7 @@
 // each tile to sgemm. The whole matrix is never dequantized at once.
 #include "backend/cpu/thread_scratch.h"
 #include "backend/cpu/quantized_kernels.h"
+#include "backend/cpu/quantized_matvec.h"
 
 #include <cstdint>
 #include <utility>
@@ -687,6 +688,16 @@ bool qmm_bf16(const bfloat16_t* x, const uint32_t* w, const float* sc, const flo
 }
 #endif
 
+// Whether the word-at-a-time matrix-vector kernels (QmvRows) take rows of K values: they read
+// a vector of whole words per step, so a row must be a whole number of vectors.
+bool word_kernel_fits(int bits, int gs, int64_t K) {
+  const int64_t L = int64_t(qkern::qlanes());
+  const int64_t wcols = K * bits / 32;
+  const int W = gs * bits / 32;
+  return L > 0 && (bits == 8 ? gs % L == 0 && K % L == 0
+                             : (bits == 2 || bits == 4) && wcols % L == 0 && (W % L == 0 || (L % W == 0 && L / W <= 16)));
+}
+
 // One product: x [M, K] (float32) with quantized w; out [M, N] float32.
 void qmm_single(const float* x, const uint32_t* w, const float* sc, const float* bi, float* out, int M, int N, int K,
                 int gs, int bits, bool transpose) {
@@ -694,10 +705,8 @@ void qmm_single(const float* x, const uint32_t* w, const float* sc, const float*
   int64_t wcols = int64_t(transpose ? K : N) * bits / 32;
   if (transpose && M < 8) {
     // Matrix-vector: per-row x group sums and (for power-of-two bits) the permuted x.
-    const int64_t L = int64_t(qkern::qlanes());
     const int W = gs * bits / 32;
-    bool simd = L > 0 && (bits == 8 ? gs % L == 0 && K % L == 0
-                                    : (bits == 2 || bits == 4) && wcols % L == 0 && (W % L == 0 || (L % W == 0 && L / W <= 16)));
+    bool simd = word_kernel_fits(bits, gs, K);
     std::vector<float> xsum(size_t(M) * G);
     for (int m = 0; m < M; ++m)
       for (int g = 0; g < G; ++g) {
@@ -853,6 +862,33 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
   int M = o.shape(-2), N = o.shape(-1), K = in[0].shape(-1);
   int64_t B = (int64_t(M) * N != 0) ? int64_t(o.size()) / (int64_t(M) * N) : 0;
   std::vector<float> xt, st, bt, res;
+  // The word-at-a-time kernels are faster where they fit, but want float32 scales: the byte
+  // kernels take rows they do not fit and scales in other types without converting them whole.
+  if (q.transpose() && quantized_matvec_supported(q.bits(), q.group_size(), in[2].dtype(), M) &&
+      (in[2].dtype() != float32 || !word_kernel_fits(q.bits(), q.group_size(), K)) &&
+      in[3].dtype() == in[2].dtype() && is_row_contiguous(in[2]) && is_row_contiguous(in[3]) && B > 0 && K > 0) {
+    // Decode shape: scales and biases are read in their stored type, nothing is converted whole.
+    Words w = contiguous_words(in[1]);
+    const float* x = f32_view(in[0], xt);
+    float* dst;
+    if (o.dtype() == float32) {
+      o.set_data(allocator::malloc(o.nbytes()));
+      dst = o.data<float>();
+    } else {
+      res.resize(o.size());
+      dst = res.data();
+    }
+    const int64_t wsz = int64_t(in[1].shape(-2)) * in[1].shape(-1);
+    const int64_t ssz = int64_t(in[2].shape(-2)) * in[2].shape(-1);
+    const size_t item = in[2].dtype().size;
+    for (int64_t b = 0; b < B; ++b) {
+      quantized_matvec(q.bits(), q.group_size(), w.ptr + b * wsz, static_cast<const char*>(in[2].raw_data()) + b * ssz * item,
+                       static_cast<const char*>(in[3].raw_data()) + b * ssz * item, in[2].dtype(), x + b * M * K, M, N, K,
+                       dst + b * M * N);
+    }
+    if (o.dtype() != float32) finish(res, o);
+    return;
+  }
   const float* sc = f32_view(in[2], st);
   const float* bi = f32_view(in[3], bt);
   Words w = contiguous_words(in[1]);

@@ -1,0 +1,23 @@
+// Matrix-vector products with 4- and 8-bit affine-quantized weights (the decode step of a
+// quantized model): out[m, n] = sum_g scale[n, g] * (q[n, g] . x[m, g]) + bias[n, g] * sum(x[m, g]).
+// Bytes of w are widened in registers and scales and biases are read in their stored type, so
+// the product reads each weight byte once and nothing else of size; threads split the rows of w.
+#pragma once
+
+#include <cstdint>
+
+#include "tessera/dtype.h"
+
+namespace tessera {
+
+// True when quantized_matvec handles this layout on this CPU: bits 4 or 8, a group size the
+// vector width divides (4 bits: two vectors' worth of values), scales in float32, bfloat16 or
+// float16, and at most four rows of x.
+bool quantized_matvec_supported(int bits, int group_size, Dtype scale_type, int64_t M);
+
+// x [M, K] float32 rows; w [N, K * bits / 32] words; scales, biases [N, K / group_size] in
+// scale_type; out [M, N] float32 (row stride N).
+void quantized_matvec(int bits, int group_size, const uint32_t* w, const void* scales, const void* biases,
+                      Dtype scale_type, const float* x, int64_t M, int64_t N, int64_t K, float* out);
+
+}  // namespace tessera
