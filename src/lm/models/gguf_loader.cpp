@@ -140,9 +140,11 @@ LoadedModel load_gguf_model(const std::string& path, const LoadOptions& options)
   for (const auto& t : r.tensors()) {
     Weight w{std::nullopt, std::nullopt, t.shape(), t.name};
     const std::string name = hf_name(t.name, cfg.architecture);
-    bool is_embedding = name == "model.embed_tokens.weight";
+    // The token table stays quantized too: an untied model gathers rows from it, a tied one
+    // also multiplies by it as the output layer, where a float32 copy would be the largest
+    // read of every decoded token.
     std::optional<gguf::QuantizedTensor> q;
-    if (options.keep_quantized && !is_embedding) q = r.load_quantized(t.name);
+    if (options.keep_quantized) q = r.load_quantized(t.name);
     if (q) {
       w.quant = QuantizedWeight{q->wq, q->scales, q->biases, q->group_size, q->bits};
       auto& [count, bits, group] = converted[gguf::tensor_type_name(t.type)];
