@@ -1,7 +1,7 @@
 // quantized_matmul in the decode shape (1-4 rows of x, transposed weights) for 4 and 8 bits,
 // every group size the byte kernels take, rows that are not a whole number of vectors of words
 // (K = 576, the shape where the word kernels do not fit) and scales stored in float32, bfloat16
-// and float16, checked against a float64 product with the dequantized weight.
+// and float16 (with activations of the same type or float32), checked against a float64 product with the dequantized weight.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -55,6 +55,15 @@ TEST(QuantizedMatvec, DecodeShapesMatchTheDequantizedProduct) {
         const double tol = d == float32 ? 2e-5 : d == float16 ? 2e-3 : 1.6e-2;
         EXPECT_LE(worst, tol) << dtype_name(d) << " bits " << c.bits << " group " << c.gs << " K " << c.K << " N "
                               << c.N << " M " << M;
+        // float32 activations with narrower stored scales (an MLX model computing in float32):
+        // a float32 result, scales read as stored.
+        array y32 = quantized_matmul(astype(x, float32), wq, sc, bi, true, c.gs, c.bits);
+        ASSERT_EQ(y32.dtype(), float32);
+        auto g32 = values(y32);
+        double worst32 = 0;
+        for (size_t i = 0; i < g32.size(); ++i) worst32 = std::max(worst32, std::abs(g32[i] - want[i]) / scale);
+        EXPECT_LE(worst32, 2e-5) << dtype_name(d) << " scales, float32 x: bits " << c.bits << " group " << c.gs
+                                 << " M " << M;
       }
     }
   }

@@ -213,7 +213,9 @@ array quantized_matmul(array x, array w, array scales, std::optional<array> bias
   }
   Stream st = to_stream(s);
   x = astype(x, d, st);
-  array sc = astype(scales, d, st), bi = astype(*biases, d, st);
+  // Scales and biases keep their stored type: the kernels read float32, bfloat16 and float16
+  // scales as they are, and casting them here would convert both arrays whole on every call.
+  array sc = scales, bi = astype(*biases, scales.dtype(), st);
   bool vec = x.ndim() == 1;
   if (vec) x = reshape(x, {1, K}, st);
   Shape xb(x.shape().begin(), x.shape().end() - 2);

@@ -180,7 +180,8 @@ std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals, const
     if (arg == 0) {
       out.push_back(quantized_matmul(cot, w, sc, bi, !transpose_, group_size_, bits_, "affine", s));
     } else {
-      out.push_back(arg == 2 ? *dscales : *dbiases);
+      // In the primal's type: scales may be stored narrower than the product.
+      out.push_back(astype(arg == 2 ? *dscales : *dbiases, (arg == 2 ? sc : bi).dtype(), s));
     }
   }
   return out;
@@ -201,7 +202,7 @@ std::vector<array> QuantizedMatmul::jvp(const std::vector<array>& primals, const
   }
   if (dense) {
     array dw = dense_tangent(primals, tangents, argnums, group_size_, bits_, s);
-    array term = matmul(primals[0], transpose_ ? mT(dw, s) : dw, s);
+    array term = astype(matmul(primals[0], transpose_ ? mT(dw, s) : dw, s), primals[0].dtype(), s);
     t = t ? add(*t, term, s) : term;
   }
   return {*t};
