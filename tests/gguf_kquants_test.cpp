@@ -350,8 +350,9 @@ lm::LoadedModel quiet_load(const std::string& path, std::vector<std::string>* lo
   return m;
 }
 
-array prompt_logits(const lm::LoadedModel& m) {
-  std::vector<int> ids = m.tokenizer->encode("Once upon a time there was a little girl", true);
+array prompt_logits(const lm::LoadedModel& m,
+                    const std::string& prompt = "Once upon a time there was a little girl") {
+  std::vector<int> ids = m.tokenizer->encode(prompt, true);
   array tokens(ids.begin(), Shape{1, int(ids.size())}, int32);
   lm::KVCache cache = m.model->make_cache();
   array l = m.model->forward(tokens, cache, false);
@@ -399,6 +400,17 @@ TEST(GgufKQuants, StoriesWithKQuantTensorsGenerates) {
   float span = max(abs(ld)).item<float>();
   EXPECT_TRUE(allclose(lq, ld, 1e-4, 1e-4 * span).item<bool>())
       << "max error " << max(abs(subtract(lq, ld))).item<float>() << " of " << span;
+  // A prompt of 32 tokens or more runs the quantized products with bfloat16 activations (the
+  // CPU's bfloat16 matrix units): within bfloat16's rounding of the float32 result.
+  const std::string long_prompt =
+      "Once upon a time there was a little girl named Lily. She liked to play in the park with her friends "
+      "and her dog. One day she found a big red ball under a tree.";
+  array lq_long = prompt_logits(quant, long_prompt), ld_long = prompt_logits(dequantized, long_prompt);
+  ASSERT_GE(lq_long.shape(1), 32);
+  float span_long = max(abs(ld_long)).item<float>();
+  float err_long = max(abs(subtract(lq_long, ld_long))).item<float>();
+  EXPECT_LT(err_long, 0.03f * span_long) << "max error " << err_long << " of " << span_long;
+  EXPECT_GT(err_long, 0.f) << "the long prompt should take the bfloat16 product";
   // And stays near the float model: the greedy text starts the same (both quantized models part
   // from it at token 17) and the logits are within the format's error (Tessera's encoder rounds
   // to nearest; llama.cpp's scale search does somewhat better).

@@ -345,10 +345,17 @@ HWY_EXPORT(QmvPrepare);
 HWY_EXPORT(QmvRows);
 HWY_EXPORT(DequantRow);
 HWY_EXPORT(DequantRowBf16);
-// Whether dequant_row_simd handles rows of `cols` values.
-bool dequant_simd_ok(int bits, int gs, int64_t cols) {
+// Whether dequant_row_simd handles rows with this layout, and how many leading values of a row
+// of `cols` it writes (whole vectors of words; the caller finishes the rest, a whole number of
+// groups since gs divides the vector's values).
+bool dequant_simd_ok(int bits, int gs) {
   int64_t L = int64_t(HWY_DYNAMIC_DISPATCH(QLanes)());
-  return L > 0 && (bits == 2 || bits == 4 || bits == 8) && gs % L == 0 && cols % (int64_t(32 / bits) * L) == 0;
+  const int64_t block = int64_t(32 / bits) * L;
+  return L > 0 && (bits == 2 || bits == 4 || bits == 8) && gs % L == 0 && (block % gs == 0 || gs % block == 0);
+}
+int64_t dequant_simd_cols(int bits, int64_t cols) {
+  const int64_t block = int64_t(32 / bits) * int64_t(HWY_DYNAMIC_DISPATCH(QLanes)());
+  return cols - cols % block;
 }
 void dequant_row_simd(int bits, const uint32_t* w, const float* sc, const float* bi, int64_t cols, int gs,
                       float* out) {
@@ -552,9 +559,14 @@ void unpack_bits(int bits, const uint32_t* w, int n, float* q) {
 
 // Dequantizes one row of `cols` values.
 void dequant_row(const uint32_t* w, const float* sc, const float* bi, int cols, int gs, int bits, float* out) {
-  if (qkern::dequant_simd_ok(bits, gs, cols)) return qkern::dequant_row_simd(bits, w, sc, bi, cols, gs, out);
+  int g0 = 0;
+  if (qkern::dequant_simd_ok(bits, gs)) {
+    const int64_t done = qkern::dequant_simd_cols(bits, cols);
+    qkern::dequant_row_simd(bits, w, sc, bi, cols, gs, out);
+    g0 = int(done / gs);
+  }
   int wpg = gs * bits / 32;
-  for (int g = 0; g < cols / gs; ++g) {
+  for (int g = g0; g < cols / gs; ++g) {
     float* o = out + int64_t(g) * gs;
     unpack_bits(bits, w + int64_t(g) * wpg, gs, o);
     float s = sc[g], b = bi[g];
@@ -654,7 +666,8 @@ bool qmm_bf16(const bfloat16_t* x, const uint32_t* w, const float* sc, const flo
   tile_buf.resize(size_t(T) * cols);
   bfloat16_t* tile = tile_buf.data();  // workers must see this thread's buffer
   thread_local std::vector<float> part;  // used on this thread only
-  const bool simd_bf16 = qkern::dequant_simd_ok(bits, gs, cols);
+  const bool simd_bf16 = qkern::dequant_simd_ok(bits, gs);
+  const int64_t simd_cols = simd_bf16 ? qkern::dequant_simd_cols(bits, cols) : 0;
   for (int r0 = 0; r0 < rows; r0 += T) {
     const int t = std::min(T, rows - r0);
     parallel_for(t, 16, [&](int64_t a, int64_t b) {
@@ -662,6 +675,15 @@ bool qmm_bf16(const bfloat16_t* x, const uint32_t* w, const float* sc, const flo
         for (int64_t r = a; r < b; ++r) {
           qkern::dequant_row_bf16_simd(bits, w + (r0 + r) * wcols, sc + (r0 + r) * G, bi + (r0 + r) * G, cols, gs,
                                        reinterpret_cast<uint16_t*>(tile + r * cols));
+        }
+        if (simd_cols == cols) return;
+        // The row's tail past the last whole vector of words, group by group.
+        const int64_t tail = cols - simd_cols, g0 = simd_cols / gs, w0 = simd_cols * bits / 32;
+        std::vector<float> row(static_cast<size_t>(tail));
+        for (int64_t r = a; r < b; ++r) {
+          dequant_row(w + (r0 + r) * wcols + w0, sc + (r0 + r) * G + g0, bi + (r0 + r) * G + g0, int(tail), gs, bits,
+                      row.data());
+          copy_convert(row.data(), float32, tile + r * cols + simd_cols, bfloat16, size_t(tail));
         }
         return;
       }

@@ -74,15 +74,30 @@ array Linear::dense_product(const array& x) const {
   return matmul(x, *wt_);
 }
 
+array Linear::quantized_product(const array& x) const {
+  const QuantizedWeight& q = *quant_;
+  // Many rows (a prompt): the product is compute-bound, and bfloat16 activations let it run on
+  // the CPU's bfloat16 matrix units (dequantized tiles of W in bfloat16, float32 accumulation),
+  // the precision a bfloat16 model computes in everywhere. Few rows (decoding) stay in the
+  // activations' type: that product is bound by reading W, not by arithmetic.
+  int64_t rows = x.ndim() >= 1 && x.shape(-1) > 0 ? int64_t(x.size()) / x.shape(-1) : 0;
+  if (x.dtype() == float32 && rows >= kBf16ProductRows) {
+    // The product's type follows the scales too: float32 scales (GGUF's exact conversion) are
+    // rounded for this product only, as its dequantized tiles are rounded to bfloat16 anyway.
+    return astype(quantized_matmul(astype(x, bfloat16), q.wq, astype(q.scales, bfloat16), astype(q.biases, bfloat16),
+                                   true, q.group_size, q.bits),
+                  float32);
+  }
+  return quantized_matmul(x, q.wq, q.scales, q.biases, true, q.group_size, q.bits);
+}
+
 array Linear::operator()(const array& x) const {
   if (!parts_.empty()) {
     std::vector<array> ys;
     for (auto& p : parts_) ys.push_back(p(x));
     return concatenate(ys, -1);
   }
-  array y = quant_ ? quantized_matmul(x, quant_->wq, quant_->scales, quant_->biases, true, quant_->group_size,
-                                      quant_->bits)
-                   : dense_product(x);
+  array y = quant_ ? quantized_product(x) : dense_product(x);
   return bias_ ? add(y, *bias_) : y;
 }
 

@@ -26,6 +26,9 @@ class Linear {
  private:
   Linear() = default;
   array dense_product(const array& x) const;
+  array quantized_product(const array& x) const;
+  // Rows of x from which a quantized product with float32 activations runs in bfloat16.
+  static constexpr int64_t kBf16ProductRows = 32;
   std::optional<array> wt_;  // dense: [in, out] view of the [out, in] weight
   std::optional<QuantizedWeight> quant_;
   std::optional<array> bias_;
