@@ -236,6 +236,32 @@ def cases(rng):
     q, k, v = qkv(1, 4, 4, 64, 64, 32)
     yield Case("sdpa_prefill_causal", "sdpa", [q, k, v], sdpa_np(q, k, v, 0.2, causal=True).astype(np.float32),
                params={"scale": 0.2, "mask_mode": "causal"}, rtol=1e-4, atol=1e-5)
+    # Prompt-sized query blocks (the CPU's tiled kernel): GQA with 3 query heads per key head,
+    # a ragged last query tile, more keys than queries (a cache holding earlier tokens), key
+    # blocks cut short, a head dim that is not whole vectors; every mask kind and sinks.
+    q, k, v = qkv(2, 6, 2, 40, 300, 24)
+    yield Case("sdpa_tiled_causal", "sdpa", [q, k, v], sdpa_np(q, k, v, 0.2, causal=True).astype(np.float32),
+               params={"scale": 0.2, "mask_mode": "causal"}, rtol=1e-4, atol=1e-5)
+    bm = rng.random((40, 300)) > 0.4
+    bm[:, 290] = True
+    bm[3, :256] = False  # whole key blocks masked for one row
+    yield Case("sdpa_tiled_boolmask", "sdpa", [q, k, v, bm], sdpa_np(q, k, v, 0.2, mask=bm).astype(np.float32),
+               params={"scale": 0.2, "mask_mode": "array"}, rtol=1e-4, atol=1e-5)
+    am = rng.standard_normal((2, 1, 40, 300)).astype(np.float32)
+    yield Case("sdpa_tiled_addmask", "sdpa", [q, k, v, am], sdpa_np(q, k, v, 0.2, mask=am).astype(np.float32),
+               params={"scale": 0.2, "mask_mode": ""}, rtol=1e-4, atol=1e-5)
+    sinks = rng.standard_normal(6).astype(np.float32) * 3
+    yield Case("sdpa_tiled_sinks", "sdpa", [q, k, v, sinks],
+               sdpa_np(q, k, v, 0.2, causal=True, sinks=sinks).astype(np.float32),
+               params={"scale": 0.2, "mask_mode": "causal", "sinks": True}, rtol=1e-4, atol=1e-5)
+    q, k, v = (bf16_round(t) for t in qkv(1, 4, 1, 33, 70, 64))
+    yield Case("sdpa_tiled_bfloat16", "sdpa",
+               [Input(q, cast="bfloat16"), Input(k, cast="bfloat16"), Input(v, cast="bfloat16")],
+               sdpa_np(q, k, v, 0.125, causal=True).astype(np.float32), params={"scale": 0.125, "mask_mode": "causal"},
+               rtol=BF16_TOL[0], atol=BF16_TOL[1], dtype="bfloat16")
+    q, k, v = qkv(1, 2, 2, 20, 20, 16, np.float16)
+    yield Case("sdpa_tiled_float16", "sdpa", [q, k, v], sdpa_np(q, k, v, 0.25, causal=True).astype(np.float16),
+               params={"scale": 0.25, "mask_mode": "causal"}, rtol=1e-2, atol=1e-2, dtype="float16")
     # Decoding over long key ranges (the CPU kernel splits them across threads and merges), with
     # GQA, sinks, masks that blank whole key blocks, 16-bit keys/values and head dims that are not
     # a multiple of the vector width.

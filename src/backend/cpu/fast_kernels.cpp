@@ -384,10 +384,118 @@ void sdpa_fast(const ScaledDotProductAttention& ap, const array& q, const array&
   });
 }
 
+// Attention over many query rows (prompt processing). kTile consecutive query positions of the
+// G query heads sharing one key/value head form up to kTile * G rows that share every key and
+// value block: scores through simd::attn_scores_tiled (the block transposed once, no per-score
+// horizontal sums), then per-row masking and online softmax as in sdpa_fast, and one value
+// accumulation for all rows. Tasks are (batch, kv head, query tile).
+// Query rows from which attention takes the tiled kernel.
+constexpr int64_t kTiledAttentionRows = 16;
+
+template <typename T>
+void sdpa_tiled(const ScaledDotProductAttention& ap, const array& q, const array& k, const array& v,
+                const array* mask, const float* sk, array& o) {
+  constexpr int kind = std::is_same_v<T, float> ? 0 : std::is_same_v<T, float16_t> ? 1 : 2;
+  constexpr int64_t kKeyBlock = 128, kTile = 16;
+  const int64_t B = q.shape(0), Hq = q.shape(1), Lq = q.shape(2), D = q.shape(3);
+  const int64_t Hkv = k.shape(1), Lk = k.shape(2), Dv = v.shape(3);
+  const int64_t G = Hq / Hkv;
+  const float scale = ap.scale();
+  const bool causal = ap.causal();
+  const T* qp = q.data<T>();
+  const T* kp = k.data<T>();
+  const T* vp = v.data<T>();
+  T* op = o.data<T>();
+  const bool* mb = nullptr;
+  const float* mf = nullptr;
+  Strides ms(4, 0);
+  if (mask) {
+    ms = mask->strides();
+    if (mask->dtype() == bool_) mb = mask->data<bool>();
+    else mf = mask->data<float>();
+  }
+  constexpr float ninf = -std::numeric_limits<float>::infinity();
+  const int64_t tiles = (Lq + kTile - 1) / kTile;
+  const int64_t R = kTile * G;
+  for_rows(B * Hkv * tiles, R * Lk * (D + Dv) / 2, [&](int64_t t0, int64_t t1) {
+    std::vector<float> qs(static_cast<size_t>(R * D)), sc(static_cast<size_t>(R * kKeyBlock)),
+        acc(static_cast<size_t>(R * Dv)), m(static_cast<size_t>(R)), l(static_cast<size_t>(R)),
+        kt(static_cast<size_t>(D * kKeyBlock));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t tile = t % tiles, hk = (t / tiles) % Hkv, b = t / (tiles * Hkv);
+      const int64_t i0 = tile * kTile, nq = std::min(kTile, Lq - i0), rows = nq * G;
+      // Row r is query position i0 + r / G of query head hk * G + r % G.
+      for (int64_t r = 0; r < rows; ++r) {
+        float* qr = qs.data() + r * D;
+        load_row(qp + ((b * Hq + hk * G + r % G) * Lq + i0 + r / G) * D, qr, D);
+        for (int64_t x = 0; x < D; ++x) qr[x] *= scale;
+      }
+      std::fill(acc.begin(), acc.begin() + rows * Dv, 0.f);
+      std::fill(m.begin(), m.begin() + rows, ninf);
+      std::fill(l.begin(), l.begin() + rows, 0.f);
+      // Keys past the tile's last query position are masked for every row of a causal tile.
+      const int64_t jend = causal ? std::clamp<int64_t>(i0 + nq + (Lk - Lq), 0, Lk) : Lk;
+      const T* kb = kp + b * k.strides()[0] + hk * k.strides()[1];
+      const T* vb = vp + b * v.strides()[0] + hk * v.strides()[1];
+      for (int64_t j0 = 0; j0 < jend; j0 += kKeyBlock) {
+        const int64_t nk = std::min(kKeyBlock, jend - j0);
+        simd::attn_scores_tiled(kind, qs.data(), rows, D, kb + j0 * D, D, nk, sc.data(), kKeyBlock, kt.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t g = r % G, i = i0 + r / G;
+          float* s = sc.data() + r * kKeyBlock;
+          if (causal) {
+            const int64_t valid = std::clamp<int64_t>(i + (Lk - Lq) + 1 - j0, 0, nk);
+            for (int64_t j = valid; j < nk; ++j) s[j] = ninf;
+          }
+          if (mask) {
+            const int64_t moff = b * ms[0] + (hk * G + g) * ms[1] + i * ms[2] + j0 * ms[3];
+            if (mb) {
+              for (int64_t j = 0; j < nk; ++j)
+                if (!mb[moff + j * ms[3]]) s[j] = ninf;
+            } else {
+              for (int64_t j = 0; j < nk; ++j) s[j] += mf[moff + j * ms[3]];
+            }
+          }
+          float bm = simd::reduce_f32(ReduceOp::Max, s, nk);
+          if (bm == ninf) {
+            std::fill(s, s + nk, 0.f);  // every key masked out in this block
+            continue;
+          }
+          float mn = bm != bm ? bm : std::max(m[size_t(r)], bm);
+          if (m[size_t(r)] != mn) {
+            float c = m[size_t(r)] == ninf ? 0.f : std::exp(m[size_t(r)] - mn);
+            l[size_t(r)] *= c;
+            float* ar = acc.data() + r * Dv;
+            for (int64_t x = 0; x < Dv; ++x) ar[x] *= c;
+            m[size_t(r)] = mn;
+          }
+          l[size_t(r)] += simd::exp_shift_sum_f32(s, nk, mn);
+        }
+        simd::attn_accumulate(kind, sc.data(), rows, kKeyBlock, vb + j0 * Dv, Dv, nk, Dv, acc.data());
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t hq = hk * G + r % G, i = i0 + r / G;
+        float mr = m[size_t(r)], lr = l[size_t(r)];
+        float* ar = acc.data() + r * Dv;
+        if (sk && sk[hq] != ninf) {
+          // The sink joins the softmax's normalizer only (it has no value row).
+          const float mn = std::max(mr, sk[hq]);
+          const float c = mr == ninf ? 0.f : std::exp(mr - mn);
+          lr = lr * c + std::exp(sk[hq] - mn);
+          for (int64_t x = 0; x < Dv; ++x) ar[x] *= c;
+        }
+        const float inv = 1.f / lr;
+        for (int64_t x = 0; x < Dv; ++x) ar[x] *= inv;
+        store_row(ar, op + ((b * Hq + hq) * Lq + i) * Dv, Dv);
+      }
+    }
+  });
+}
+
 }  // namespace
 
 // Attention with online softmax. float64 takes one pass over the keys per query row, rows over
-// threads; the other float types use sdpa_fast.
+// threads; the other float types use sdpa_fast, or sdpa_tiled for prompt-sized query blocks.
 void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
   auto& ap = static_cast<const ScaledDotProductAttention&>(p);
   array& o = out[0];
@@ -414,7 +522,9 @@ void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<arra
   dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!std::is_same_v<T, double>) {
-      sdpa_fast<T>(ap, q, k, v, mask, ap.has_sinks() ? sinks.data<float>() : nullptr, o);
+      const float* sk = ap.has_sinks() ? sinks.data<float>() : nullptr;
+      if (Lq >= kTiledAttentionRows) sdpa_tiled<T>(ap, q, k, v, mask, sk, o);
+      else sdpa_fast<T>(ap, q, k, v, mask, sk, o);
       return;
     } else {
     using C = calc_t<T>;

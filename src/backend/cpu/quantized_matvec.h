@@ -20,4 +20,10 @@ bool quantized_matvec_supported(int bits, int group_size, Dtype scale_type, int6
 void quantized_matvec(int bits, int group_size, const uint32_t* w, const void* scales, const void* biases,
                       Dtype scale_type, const float* x, int64_t M, int64_t N, int64_t K, float* out);
 
+// The same product for 4 bits on AVX512-BF16 dot products (quantized_matvec_bf16.cpp):
+// group sizes that are multiples of 32, K a multiple of 64, float32 x of up to four rows.
+bool quantized_matvec_bf16_supported(int bits, int group_size, Dtype scale_type, int64_t M, int64_t K);
+void quantized_matvec_bf16(int group_size, const uint32_t* w, const void* scales, const void* biases,
+                           Dtype scale_type, const float* x, int64_t M, int64_t N, int64_t K, float* out);
+
 }  // namespace tessera

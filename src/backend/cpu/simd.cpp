@@ -790,6 +790,69 @@ void AttnScores(int kind, const float* q, int64_t G, int64_t D, const void* k, i
   else AttnScoresT<2>(q, G, D, static_cast<const uint16_t*>(k), ks, nk, s, ss);
 }
 
+// Scores of many query rows against one key block (prompt processing): the block is transposed
+// once into kt ([D][ldk] floats, ldk = nk rounded up to whole vectors, zero padded), then each
+// tile of MR rows by two vectors of keys accumulates broadcast(q) * kt over D, with no
+// horizontal sums. s[r * ss + j] for r < R, j < ldk (padding columns hold zeros' products).
+template <int MR>
+HWY_INLINE void ScoresTileRows(const float* q, int64_t D, const float* kt, int64_t ldk, float* s, int64_t ss) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  int64_t j = 0;
+  for (; j + 2 * N <= ldk; j += 2 * N) {
+    hn::Vec<DF> acc[MR][2];
+    for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = hn::Zero(d);
+    for (int64_t x = 0; x < D; ++x) {
+      const auto k0 = hn::LoadU(d, kt + x * ldk + j), k1 = hn::LoadU(d, kt + x * ldk + j + N);
+      for (int r = 0; r < MR; ++r) {
+        const auto qb = hn::Set(d, q[r * D + x]);
+        acc[r][0] = hn::MulAdd(qb, k0, acc[r][0]);
+        acc[r][1] = hn::MulAdd(qb, k1, acc[r][1]);
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      hn::StoreU(acc[r][0], d, s + r * ss + j);
+      hn::StoreU(acc[r][1], d, s + r * ss + j + N);
+    }
+  }
+  for (; j < ldk; j += N) {
+    hn::Vec<DF> acc[MR];
+    for (int r = 0; r < MR; ++r) acc[r] = hn::Zero(d);
+    for (int64_t x = 0; x < D; ++x) {
+      const auto k0 = hn::LoadU(d, kt + x * ldk + j);
+      for (int r = 0; r < MR; ++r) acc[r] = hn::MulAdd(hn::Set(d, q[r * D + x]), k0, acc[r]);
+    }
+    for (int r = 0; r < MR; ++r) hn::StoreU(acc[r], d, s + r * ss + j);
+  }
+}
+
+template <int kKind>
+void AttnScoresTiledT(const float* q, int64_t R, int64_t D, const KVElem<kKind>* k, int64_t ks, int64_t nk, float* s,
+                      int64_t ss, float* kt) {
+  const int64_t N = int64_t(hn::Lanes(DF()));
+  const int64_t ldk = (nk + N - 1) / N * N;
+  for (int64_t x = 0; x < D; ++x) {
+    float* row = kt + x * ldk;
+    for (int64_t j = 0; j < nk; ++j) row[j] = KVScalar<kKind>(k + j * ks + x);
+    for (int64_t j = nk; j < ldk; ++j) row[j] = 0.f;
+  }
+  int64_t r = 0;
+  for (; r + 4 <= R; r += 4) ScoresTileRows<4>(q + r * D, D, kt, ldk, s + r * ss, ss);
+  switch (R - r) {
+    case 3: ScoresTileRows<3>(q + r * D, D, kt, ldk, s + r * ss, ss); break;
+    case 2: ScoresTileRows<2>(q + r * D, D, kt, ldk, s + r * ss, ss); break;
+    case 1: ScoresTileRows<1>(q + r * D, D, kt, ldk, s + r * ss, ss); break;
+    default: break;
+  }
+}
+
+void AttnScoresTiled(int kind, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t nk, float* s,
+                     int64_t ss, float* kt) {
+  if (kind == 0) AttnScoresTiledT<0>(q, R, D, static_cast<const float*>(k), ks, nk, s, ss, kt);
+  else if (kind == 1) AttnScoresTiledT<1>(q, R, D, static_cast<const uint16_t*>(k), ks, nk, s, ss, kt);
+  else AttnScoresTiledT<2>(q, R, D, static_cast<const uint16_t*>(k), ks, nk, s, ss, kt);
+}
+
 template <int kKind>
 void AttnAccumulateT(const float* p, int64_t G, int64_t ps, const KVElem<kKind>* v, int64_t vs, int64_t nk,
                      int64_t Dv, float* acc) {
@@ -855,6 +918,7 @@ HWY_EXPORT(SoftmaxRowsF32);
 HWY_EXPORT(RMSNormRowF32);
 HWY_EXPORT(LayerNormRowF32);
 HWY_EXPORT(AttnScores);
+HWY_EXPORT(AttnScoresTiled);
 HWY_EXPORT(ExpShiftSumF32);
 HWY_EXPORT(AttnAccumulate);
 
@@ -914,6 +978,10 @@ void layer_norm_row_f32(const float* x, const float* w, const float* b, float* o
 void attn_scores(int kind, const float* q, int64_t G, int64_t D, const void* k, int64_t k_stride, int64_t nk,
                  float* scores, int64_t s_stride) {
   HWY_DYNAMIC_DISPATCH(AttnScores)(kind, q, G, D, k, k_stride, nk, scores, s_stride);
+}
+void attn_scores_tiled(int kind, const float* q, int64_t R, int64_t D, const void* k, int64_t k_stride, int64_t nk,
+                       float* scores, int64_t s_stride, float* kt) {
+  HWY_DYNAMIC_DISPATCH(AttnScoresTiled)(kind, q, R, D, k, k_stride, nk, scores, s_stride, kt);
 }
 float exp_shift_sum_f32(float* s, int64_t n, float m) { return HWY_DYNAMIC_DISPATCH(ExpShiftSumF32)(s, n, m); }
 void attn_accumulate(int kind, const float* p, int64_t G, int64_t p_stride, const void* v, int64_t v_stride,

@@ -61,6 +61,11 @@ void layer_norm_row_f32(const float* x, const float* w, const float* b, float* o
 // scores[g * s_stride + j] = dot(q[g * D ...], k[j * k_stride ...]) for g < G, j < nk.
 void attn_scores(int kind, const float* q, int64_t G, int64_t D, const void* k, int64_t k_stride, int64_t nk,
                  float* scores, int64_t s_stride);
+// The same scores for many query rows (R of them, prompt processing): the key block is
+// transposed into kt (D * round_up(nk, lanes) floats of scratch) and shared by all rows; scores
+// fills round_up(nk, lanes) columns per row (s_stride at least that).
+void attn_scores_tiled(int kind, const float* q, int64_t R, int64_t D, const void* k, int64_t k_stride, int64_t nk,
+                       float* scores, int64_t s_stride, float* kt);
 // s[j] = exp(s[j] - m) (0 where s[j] - m < -87.3, NaN kept); returns the sum.
 float exp_shift_sum_f32(float* s, int64_t n, float m);
 // acc[g * Dv + d] += sum_j p[g * p_stride + j] * v[j * v_stride + d].
