@@ -41,7 +41,7 @@ Linear Linear::concat(const std::vector<Linear>& parts) {
       s.push_back(p.quant_->scales);
       b.push_back(p.quant_->biases);
     } else {
-      w.push_back(*p.wt_);
+      w.push_back(transpose(*p.wt_));  // the [out, in] weight as stored
     }
     if (p.bias_) bias.push_back(*p.bias_);
   }
@@ -50,10 +50,12 @@ Linear Linear::concat(const std::vector<Linear>& parts) {
     eval(wq, sc, bi);
     out.quant_ = QuantizedWeight{wq, sc, bi, parts[0].quant_->group_size, parts[0].quant_->bits};
   } else {
-    // Concatenated as [in, out_total] and stored row-major: the product reads it contiguously.
-    array wt = concatenate(w, 1);
-    wt.eval();
-    out.wt_ = wt;
+    // Concatenated as [out_total, in], like each part, and used through a transposed view: the
+    // product then reads every output's weights as one contiguous row (a decode step streams
+    // each row once, with no stride between the rows of a tile).
+    array wc = concatenate(w, 0);
+    wc.eval();
+    out.wt_ = transpose(wc);
   }
   if (!bias.empty()) {
     array bb = concatenate(bias, 0);
