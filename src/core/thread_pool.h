@@ -14,4 +14,9 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 // Elements per chunk below which elementwise kernels do not split.
 inline constexpr int64_t kElementwiseGrain = 1 << 15;
 
+// Bytes of a matrix a thread streams per chunk of a matrix-vector product before a split pays:
+// waking a sleeping worker costs tens of microseconds on a virtual machine, the time one core
+// takes to stream a few hundred KiB.
+inline constexpr int64_t kStreamGrainBytes = int64_t(1) << 16;
+
 }  // namespace tessera

@@ -471,7 +471,7 @@ void sdpa_tiled(const ScaledDotProductAttention& ap, const array& q, const array
           }
           l[size_t(r)] += simd::exp_shift_sum_f32(s, nk, mn);
         }
-        simd::attn_accumulate(kind, sc.data(), rows, kKeyBlock, vb + j0 * Dv, Dv, nk, Dv, acc.data());
+        simd::attn_accumulate_tiled(kind, sc.data(), rows, kKeyBlock, vb + j0 * Dv, Dv, nk, Dv, acc.data());
       }
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t hq = hk * G + r % G, i = i0 + r / G;

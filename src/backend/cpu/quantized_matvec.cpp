@@ -75,8 +75,9 @@ HWY_NOINLINE void RowsT(const uint8_t* w, int64_t row_bytes, const S* sc, const 
       for (int64_t c = 0; c < chunks; ++c) {
         const int64_t v0 = g * gs + c * step;  // first value of the chunk
         const uint8_t* p = wr + (B == 4 ? v0 / 2 : v0);
-        // Rows are read front to back: keep the stream a few cache lines ahead across pages.
-        hwy::Prefetch(p + 512);
+        // Rows are consecutive in memory: keep the stream ~2 KiB ahead (a trip to DRAM) and
+        // across page edges.
+        hwy::Prefetch(p + 2048);
         const auto bytes = LoadBytes(p);
         if constexpr (B == 4) {
           const VF lo = ToF(hn::And(bytes, hn::Set(du, 15u)));
@@ -195,8 +196,8 @@ void quantized_matvec(int bits, int group_size, const uint32_t* w, const void* s
   const int64_t row_bytes = K * bits / 8;
   const auto* wb = reinterpret_cast<const uint8_t*>(w);
   const int code = scale_code(scale_type);
-  // A chunk is worth a thread wake-up when it reads ~64 KiB of weights.
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, row_bytes));
+  // A chunk is worth a thread wake-up when it reads kStreamGrainBytes of weights.
+  const int64_t grain = std::max<int64_t>(1, kStreamGrainBytes / std::max<int64_t>(1, row_bytes));
   parallel_for(N, grain, [&](int64_t n0, int64_t n1) {
     HWY_DYNAMIC_DISPATCH(qmv::Rows)(bits, code, int(M), wb, row_bytes, scales, biases, xp.data(), xsum.data(),
                                     group_size, K, out + n0, N, n0, n1);

@@ -69,23 +69,29 @@ TESSERA_BF16_TARGET void rows_4bit(const uint8_t* w, int64_t row_bytes, const S*
       for (int r = 0; r < R; ++r) {
         if (r >= rr) break;
         const uint8_t* wr = w + (n + r) * row_bytes + c * 32;
-        _mm_prefetch(reinterpret_cast<const char*>(wr + 512), _MM_HINT_T0);
+        const S* sr = sc + (n + r) * G;
+        // The same place in the next group of rows (rows are consecutive in memory, so this is
+        // R rows ahead of the stream: far enough to cover a trip to DRAM), and its scales and
+        // biases. Prefetches past the matrix's end are harmless.
+        _mm_prefetch(reinterpret_cast<const char*>(wr + R * row_bytes), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(sr + R * G + gidx[2 * c]), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(bi + (n + r + R) * G + gidx[2 * c]), _MM_HINT_T0);
         const __m512i words = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr)));
         const __m512bh lo = as_bh(_mm512_permutexvar_epi16(words, table));
         const __m512bh hi = as_bh(_mm512_permutexvar_epi16(_mm512_srli_epi16(words, 4), table));
-        const S* sr = sc + (n + r) * G;
         const __m512 sv = _mm512_insertf32x8(_mm512_set1_ps(to_float(sr[gidx[2 * c]])),
                                              _mm256_set1_ps(to_float(sr[gidx[2 * c + 1]])), 1);
         for (int m = 0; m < MM; ++m) {
           const uint16_t* xm = xh + m * K + c * 64;
-          __m512 acc = _mm512_dpbf16_ps(_mm512_setzero_ps(), lo, as_bh(_mm512_loadu_si512(xm)));
-          acc = _mm512_dpbf16_ps(acc, hi, as_bh(_mm512_loadu_si512(xm + 32)));
+          // Two short chains (even and odd values) rather than one long one.
+          __m512 ae = _mm512_dpbf16_ps(_mm512_setzero_ps(), lo, as_bh(_mm512_loadu_si512(xm)));
+          __m512 ao = _mm512_dpbf16_ps(_mm512_setzero_ps(), hi, as_bh(_mm512_loadu_si512(xm + 32)));
           if (use_lo) {
             const uint16_t* xr = xl + m * K + c * 64;
-            acc = _mm512_dpbf16_ps(acc, lo, as_bh(_mm512_loadu_si512(xr)));
-            acc = _mm512_dpbf16_ps(acc, hi, as_bh(_mm512_loadu_si512(xr + 32)));
+            ae = _mm512_dpbf16_ps(ae, lo, as_bh(_mm512_loadu_si512(xr)));
+            ao = _mm512_dpbf16_ps(ao, hi, as_bh(_mm512_loadu_si512(xr + 32)));
           }
-          tot[r][m] = _mm512_fmadd_ps(acc, sv, tot[r][m]);
+          tot[r][m] = _mm512_fmadd_ps(_mm512_add_ps(ae, ao), sv, tot[r][m]);
         }
       }
     }
@@ -160,7 +166,7 @@ void quantized_matvec_bf16(int group_size, const uint32_t* w, const void* scales
   for (int64_t h = 0; h < K / 32; ++h) gidx[size_t(h)] = int32_t(h * 32 / group_size);
   const int64_t row_bytes = K / 2;
   const auto* wb = reinterpret_cast<const uint8_t*>(w);
-  const int64_t grain = std::max<int64_t>(4, (int64_t(1) << 16) / std::max<int64_t>(1, row_bytes));
+  const int64_t grain = std::max<int64_t>(4, kStreamGrainBytes / std::max<int64_t>(1, row_bytes));
   parallel_for(N, grain, [&](int64_t n0, int64_t n1) {
     float* o = out + n0;
     if (scale_type == float32) {

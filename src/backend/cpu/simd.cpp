@@ -853,6 +853,66 @@ void AttnScoresTiled(int kind, const float* q, int64_t R, int64_t D, const void*
   else AttnScoresTiledT<2>(q, R, D, static_cast<const uint16_t*>(k), ks, nk, s, ss, kt);
 }
 
+// acc[r * Dv + x] += sum_j p[r * ps + j] * v[j * vs + x] for MR rows and CV vectors of columns
+// starting at x0, the accumulators held in registers over all nk keys.
+template <int kKind, int MR, int CV>
+HWY_INLINE void AccumulateTile(const float* p, int64_t ps, const KVElem<kKind>* v, int64_t vs, int64_t nk, float* acc,
+                               int64_t Dv, int64_t x0) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  hn::Vec<DF> a[MR][CV];
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < CV; ++c) a[r][c] = hn::LoadU(d, acc + r * Dv + x0 + c * N);
+  for (int64_t j = 0; j < nk; ++j) {
+    hn::Vec<DF> vv[CV];
+    for (int c = 0; c < CV; ++c) vv[c] = LoadKV<kKind>(d, v + j * vs + x0 + c * N);
+    for (int r = 0; r < MR; ++r) {
+      const auto pb = hn::Set(d, p[r * ps + j]);
+      for (int c = 0; c < CV; ++c) a[r][c] = hn::MulAdd(pb, vv[c], a[r][c]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < CV; ++c) hn::StoreU(a[r][c], d, acc + r * Dv + x0 + c * N);
+}
+
+template <int kKind, int MR>
+HWY_INLINE void AccumulateRows(const float* p, int64_t ps, const KVElem<kKind>* v, int64_t vs, int64_t nk,
+                               int64_t Dv, float* acc) {
+  const int64_t N = int64_t(hn::Lanes(DF()));
+  const int64_t Df = Dv / N * N;
+  int64_t x = 0;
+  for (; x + 4 * N <= Df; x += 4 * N) AccumulateTile<kKind, MR, 4>(p, ps, v, vs, nk, acc, Dv, x);
+  for (; x + N <= Df; x += N) AccumulateTile<kKind, MR, 1>(p, ps, v, vs, nk, acc, Dv, x);
+  for (; x < Dv; ++x)
+    for (int r = 0; r < MR; ++r) {
+      float t = 0.f;
+      for (int64_t j = 0; j < nk; ++j) t += p[r * ps + j] * KVScalar<kKind>(v + j * vs + x);
+      acc[r * Dv + x] += t;
+    }
+}
+
+// The value accumulation for many rows (prompt processing): tiles of four rows by four vectors
+// of columns keep their sums in registers across the whole key block.
+template <int kKind>
+void AttnAccumulateTiledT(const float* p, int64_t R, int64_t ps, const KVElem<kKind>* v, int64_t vs, int64_t nk,
+                          int64_t Dv, float* acc) {
+  int64_t r = 0;
+  for (; r + 4 <= R; r += 4) AccumulateRows<kKind, 4>(p + r * ps, ps, v, vs, nk, Dv, acc + r * Dv);
+  switch (R - r) {
+    case 3: AccumulateRows<kKind, 3>(p + r * ps, ps, v, vs, nk, Dv, acc + r * Dv); break;
+    case 2: AccumulateRows<kKind, 2>(p + r * ps, ps, v, vs, nk, Dv, acc + r * Dv); break;
+    case 1: AccumulateRows<kKind, 1>(p + r * ps, ps, v, vs, nk, Dv, acc + r * Dv); break;
+    default: break;
+  }
+}
+
+void AttnAccumulateTiled(int kind, const float* p, int64_t R, int64_t ps, const void* v, int64_t vs, int64_t nk,
+                         int64_t Dv, float* acc) {
+  if (kind == 0) AttnAccumulateTiledT<0>(p, R, ps, static_cast<const float*>(v), vs, nk, Dv, acc);
+  else if (kind == 1) AttnAccumulateTiledT<1>(p, R, ps, static_cast<const uint16_t*>(v), vs, nk, Dv, acc);
+  else AttnAccumulateTiledT<2>(p, R, ps, static_cast<const uint16_t*>(v), vs, nk, Dv, acc);
+}
+
 template <int kKind>
 void AttnAccumulateT(const float* p, int64_t G, int64_t ps, const KVElem<kKind>* v, int64_t vs, int64_t nk,
                      int64_t Dv, float* acc) {
@@ -919,6 +979,7 @@ HWY_EXPORT(RMSNormRowF32);
 HWY_EXPORT(LayerNormRowF32);
 HWY_EXPORT(AttnScores);
 HWY_EXPORT(AttnScoresTiled);
+HWY_EXPORT(AttnAccumulateTiled);
 HWY_EXPORT(ExpShiftSumF32);
 HWY_EXPORT(AttnAccumulate);
 
@@ -982,6 +1043,10 @@ void attn_scores(int kind, const float* q, int64_t G, int64_t D, const void* k, 
 void attn_scores_tiled(int kind, const float* q, int64_t R, int64_t D, const void* k, int64_t k_stride, int64_t nk,
                        float* scores, int64_t s_stride, float* kt) {
   HWY_DYNAMIC_DISPATCH(AttnScoresTiled)(kind, q, R, D, k, k_stride, nk, scores, s_stride, kt);
+}
+void attn_accumulate_tiled(int kind, const float* p, int64_t R, int64_t p_stride, const void* v, int64_t v_stride,
+                           int64_t nk, int64_t Dv, float* acc) {
+  HWY_DYNAMIC_DISPATCH(AttnAccumulateTiled)(kind, p, R, p_stride, v, v_stride, nk, Dv, acc);
 }
 float exp_shift_sum_f32(float* s, int64_t n, float m) { return HWY_DYNAMIC_DISPATCH(ExpShiftSumF32)(s, n, m); }
 void attn_accumulate(int kind, const float* p, int64_t G, int64_t p_stride, const void* v, int64_t v_stride,

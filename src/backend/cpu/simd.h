@@ -71,5 +71,8 @@ float exp_shift_sum_f32(float* s, int64_t n, float m);
 // acc[g * Dv + d] += sum_j p[g * p_stride + j] * v[j * v_stride + d].
 void attn_accumulate(int kind, const float* p, int64_t G, int64_t p_stride, const void* v, int64_t v_stride,
                      int64_t nk, int64_t Dv, float* acc);
+// The same for many rows (R, prompt processing): register tiles of rows by columns.
+void attn_accumulate_tiled(int kind, const float* p, int64_t R, int64_t p_stride, const void* v, int64_t v_stride,
+                           int64_t nk, int64_t Dv, float* acc);
 
 }  // namespace tessera::simd

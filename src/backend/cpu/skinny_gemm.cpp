@@ -268,9 +268,9 @@ bool skinny_gemm(Dtype d, const MatrixView& a, const MatrixView& b, const void* 
   };
 
   // Split the columns in units of one vector so that only the last chunk has a ragged edge; a
-  // chunk is worth a thread wake-up when it reads at least ~64 KiB of B.
+  // chunk is worth a thread wake-up when it reads at least kStreamGrainBytes of B.
   const int64_t units = (N + L - 1) / L;
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, K * int64_t(item) * L));
+  const int64_t grain = std::max<int64_t>(1, kStreamGrainBytes / std::max<int64_t>(1, K * int64_t(item) * L));
   const float* x = xs.data();
   if (b.transposed) {
     parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
