@@ -244,6 +244,39 @@ void cpu_rope(const Primitive& p, const std::vector<array>& in, std::vector<arra
 
 namespace {
 
+// One block of a row's attention scores against an explicit mask row (bool: false masks the
+// key; float: added), mask elements `step` apart from moff.
+inline void apply_mask(float* s, int64_t nk, const bool* mb, const float* mf, int64_t moff, int64_t step) {
+  constexpr float ninf = -std::numeric_limits<float>::infinity();
+  if (mb) {
+    for (int64_t j = 0; j < nk; ++j)
+      if (!mb[moff + j * step]) s[j] = ninf;
+  } else {
+    for (int64_t j = 0; j < nk; ++j) s[j] += mf[moff + j * step];
+  }
+}
+
+// Folds one block of a row's scores into its online-softmax state (running maximum m, sum l,
+// value accumulator acc of Dv): acc and l are rescaled to the new maximum, and s becomes the
+// block's weights exp(s - m) for the value accumulation (zeros when every key is masked).
+inline void softmax_block(float* s, int64_t nk, float& m, float& l, float* acc, int64_t Dv) {
+  constexpr float ninf = -std::numeric_limits<float>::infinity();
+  const float bm = simd::reduce_f32(ReduceOp::Max, s, nk);
+  if (bm == ninf) {
+    std::fill(s, s + nk, 0.f);  // every key masked out in this block
+    return;
+  }
+  // NaN scores make the block maximum NaN and so the whole row NaN, as in the composite.
+  const float mn = bm != bm ? bm : std::max(m, bm);
+  if (m != mn) {
+    const float c = m == ninf ? 0.f : std::exp(m - mn);
+    l *= c;
+    for (int64_t x = 0; x < Dv; ++x) acc[x] *= c;
+    m = mn;
+  }
+  l += simd::exp_shift_sum_f32(s, nk, mn);
+}
+
 // Attention for float32 and 16-bit types. The query heads sharing a key/value head (GQA) are
 // processed together so each key and value row is read once per query position; keys go in
 // blocks of kKeyBlock: scores for the block, online-softmax update, value accumulation. When
@@ -327,31 +360,11 @@ void sdpa_fast(const ScaledDotProductAttention& ap, const array& q, const array&
           for (int64_t g = 0; g < G; ++g) {
             float* s = sc.data() + g * kKeyBlock;
             const int64_t moff = b * ms[0] + (hk * G + g) * ms[1] + i * ms[2] + j0 * ms[3];
-            if (mb) {
-              for (int64_t j = 0; j < nk; ++j)
-                if (!mb[moff + j * ms[3]]) s[j] = ninf;
-            } else {
-              for (int64_t j = 0; j < nk; ++j) s[j] += mf[moff + j * ms[3]];
-            }
+            apply_mask(s, nk, mb, mf, moff, ms[3]);
           }
         }
         for (int64_t g = 0; g < G; ++g) {
-          float* s = sc.data() + g * kKeyBlock;
-          float bm = simd::reduce_f32(ReduceOp::Max, s, nk);
-          if (bm == ninf) {
-            std::fill(s, s + nk, 0.f);  // every key masked out in this block
-            continue;
-          }
-          // NaN scores make the block maximum NaN and so the whole row NaN, as in the composite.
-          float mn = bm != bm ? bm : std::max(m[size_t(g)], bm);
-          if (m[size_t(g)] != mn) {
-            float c = m[size_t(g)] == ninf ? 0.f : std::exp(m[size_t(g)] - mn);
-            l[size_t(g)] *= c;
-            float* ag = acc.data() + g * Dv;
-            for (int64_t x = 0; x < Dv; ++x) ag[x] *= c;
-            m[size_t(g)] = mn;
-          }
-          l[size_t(g)] += simd::exp_shift_sum_f32(s, nk, mn);
+          softmax_block(sc.data() + g * kKeyBlock, nk, m[size_t(g)], l[size_t(g)], acc.data() + g * Dv, Dv);
         }
         simd::attn_accumulate(kind, sc.data(), G, kKeyBlock, vb + j0 * Dv, Dv, nk, Dv, acc.data());
       }
@@ -447,29 +460,8 @@ void sdpa_tiled(const ScaledDotProductAttention& ap, const array& q, const array
             const int64_t valid = std::clamp<int64_t>(i + (Lk - Lq) + 1 - j0, 0, nk);
             for (int64_t j = valid; j < nk; ++j) s[j] = ninf;
           }
-          if (mask) {
-            const int64_t moff = b * ms[0] + (hk * G + g) * ms[1] + i * ms[2] + j0 * ms[3];
-            if (mb) {
-              for (int64_t j = 0; j < nk; ++j)
-                if (!mb[moff + j * ms[3]]) s[j] = ninf;
-            } else {
-              for (int64_t j = 0; j < nk; ++j) s[j] += mf[moff + j * ms[3]];
-            }
-          }
-          float bm = simd::reduce_f32(ReduceOp::Max, s, nk);
-          if (bm == ninf) {
-            std::fill(s, s + nk, 0.f);  // every key masked out in this block
-            continue;
-          }
-          float mn = bm != bm ? bm : std::max(m[size_t(r)], bm);
-          if (m[size_t(r)] != mn) {
-            float c = m[size_t(r)] == ninf ? 0.f : std::exp(m[size_t(r)] - mn);
-            l[size_t(r)] *= c;
-            float* ar = acc.data() + r * Dv;
-            for (int64_t x = 0; x < Dv; ++x) ar[x] *= c;
-            m[size_t(r)] = mn;
-          }
-          l[size_t(r)] += simd::exp_shift_sum_f32(s, nk, mn);
+          if (mask) apply_mask(s, nk, mb, mf, b * ms[0] + (hk * G + g) * ms[1] + i * ms[2] + j0 * ms[3], ms[3]);
+          softmax_block(s, nk, m[size_t(r)], l[size_t(r)], acc.data() + r * Dv, Dv);
         }
         simd::attn_accumulate_tiled(kind, sc.data(), rows, kKeyBlock, vb + j0 * Dv, Dv, nk, Dv, acc.data());
       }

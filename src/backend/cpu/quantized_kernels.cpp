@@ -884,6 +884,17 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
   int M = o.shape(-2), N = o.shape(-1), K = in[0].shape(-1);
   int64_t B = (int64_t(M) * N != 0) ? int64_t(o.size()) / (int64_t(M) * N) : 0;
   std::vector<float> xt, st, bt, res;
+  // The float32 result: the output itself, or a buffer that finish() converts into it.
+  auto result_buffer = [&]() -> float* {
+    if (o.dtype() == float32) {
+      o.set_data(allocator::malloc(o.nbytes()));
+      return o.data<float>();
+    }
+    res.resize(o.size());
+    return res.data();
+  };
+  const int64_t wsz = int64_t(in[1].shape(-2)) * in[1].shape(-1);
+  const int64_t ssz = int64_t(in[2].shape(-2)) * in[2].shape(-1);
   // Decode shapes, fastest first: 4 bits on bfloat16 dot products; then the word-at-a-time
   // kernels where they fit (they want float32 scales); the byte kernels take rows those do not
   // fit and scales in other types without converting them whole.
@@ -895,16 +906,7 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
     // Decode shape: scales and biases are read in their stored type, nothing is converted whole.
     Words w = contiguous_words(in[1]);
     const float* x = f32_view(in[0], xt);
-    float* dst;
-    if (o.dtype() == float32) {
-      o.set_data(allocator::malloc(o.nbytes()));
-      dst = o.data<float>();
-    } else {
-      res.resize(o.size());
-      dst = res.data();
-    }
-    const int64_t wsz = int64_t(in[1].shape(-2)) * in[1].shape(-1);
-    const int64_t ssz = int64_t(in[2].shape(-2)) * in[2].shape(-1);
+    float* dst = result_buffer();
     const size_t item = in[2].dtype().size;
     for (int64_t b = 0; b < B; ++b) {
       const char* sb = static_cast<const char*>(in[2].raw_data()) + b * ssz * item;
@@ -923,15 +925,7 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
   const float* sc = f32_view(in[2], st);
   const float* bi = f32_view(in[3], bt);
   Words w = contiguous_words(in[1]);
-  float* dst;
-  if (o.dtype() == float32) {
-    o.set_data(allocator::malloc(o.nbytes()));
-    dst = o.data<float>();
-  } else {
-    res.resize(o.size());
-    dst = res.data();
-  }
-  int64_t wsz = int64_t(in[1].shape(-2)) * in[1].shape(-1), ssz = int64_t(in[2].shape(-2)) * in[2].shape(-1);
+  float* dst = result_buffer();
 #ifdef TESSERA_HAVE_DNNL
   // bfloat16 activations with enough rows: bfloat16 tiles through oneDNN's bf16 matmul.
   if (in[0].dtype() == bfloat16 && M >= 32 && K > 0) {
