@@ -241,13 +241,16 @@ bool skinny_gemm(Dtype d, const MatrixView& a, const MatrixView& b, const void* 
 
   // A widened to float32, rows contiguous. A tiny copy; the caller's thread owns it.
   std::vector<float> xs(size_t(M * K));
-  for (int64_t m = 0; m < M; ++m) {
-    if (!a.transposed) {
+  if (!a.transposed) {
+    for (int64_t m = 0; m < M; ++m) {
       copy_convert(static_cast<const char*>(pa) + size_t(m * a.ld) * item, d, xs.data() + m * K, float32, size_t(K));
-    } else {
-      for (int64_t k = 0; k < K; ++k) {
-        copy_convert(static_cast<const char*>(pa) + size_t(k * a.ld + m) * item, d, xs.data() + m * K + k, float32, 1);
-      }
+    }
+  } else {
+    // Column-major A: each k holds the M values contiguously; widen them a column at a time.
+    float col[kSkinnyRows];
+    for (int64_t k = 0; k < K; ++k) {
+      copy_convert(static_cast<const char*>(pa) + size_t(k * a.ld) * item, d, col, float32, size_t(M));
+      for (int64_t m = 0; m < M; ++m) xs[size_t(m * K + k)] = col[m];
     }
   }
 
