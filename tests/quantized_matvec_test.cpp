@@ -9,15 +9,12 @@
 #include <vector>
 
 #include "tessera/tessera.h"
+#include "testing/values.h"
 
 namespace tessera {
 namespace {
 
-std::vector<double> values(const array& a) {
-  array f = astype(contiguous(a), float64);
-  f.eval();
-  return std::vector<double>(f.data<double>(), f.data<double>() + f.size());
-}
+using testing::values_f64;
 
 TEST(QuantizedMatvec, DecodeShapesMatchTheDequantizedProduct) {
   random::seed(11);
@@ -34,13 +31,13 @@ TEST(QuantizedMatvec, DecodeShapesMatchTheDequantizedProduct) {
       // The reference dequantizes with the same (rounded) scales and biases.
       array dense = dequantize(wq, sc, bi, c.gs, c.bits, "affine", float32);
       eval(wq, sc, bi, dense);
-      auto wd = values(dense);
+      auto wd = values_f64(dense);
       for (int M : {1, 2, 3, 4}) {
         array x = astype(random::normal({M, c.K}), d);
         x.eval();
-        auto xv = values(x);
+        auto xv = values_f64(x);
         array y = quantized_matmul(x, wq, sc, bi, true, c.gs, c.bits);
-        auto got = values(y);
+        auto got = values_f64(y);
         ASSERT_EQ(got.size(), size_t(M * c.N));
         double scale = 1e-30, worst = 0;
         std::vector<double> want(size_t(M * c.N));
@@ -59,7 +56,7 @@ TEST(QuantizedMatvec, DecodeShapesMatchTheDequantizedProduct) {
         // a float32 result, scales read as stored.
         array y32 = quantized_matmul(astype(x, float32), wq, sc, bi, true, c.gs, c.bits);
         ASSERT_EQ(y32.dtype(), float32);
-        auto g32 = values(y32);
+        auto g32 = values_f64(y32);
         double worst32 = 0;
         for (size_t i = 0; i < g32.size(); ++i) worst32 = std::max(worst32, std::abs(g32[i] - want[i]) / scale);
         EXPECT_LE(worst32, 2e-5) << dtype_name(d) << " scales, float32 x: bits " << c.bits << " group " << c.gs

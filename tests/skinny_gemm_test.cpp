@@ -8,21 +8,17 @@
 #include <vector>
 
 #include "tessera/tessera.h"
+#include "testing/values.h"
 
 namespace tessera {
 namespace {
 
-// Elements of a (evaluated) array as doubles, in row-major order of its shape.
-std::vector<double> values(const array& a) {
-  array f = astype(contiguous(a), float64);
-  f.eval();
-  return std::vector<double>(f.data<double>(), f.data<double>() + f.size());
-}
+using testing::values_f64;
 
 // a [.., M, K] @ b [.., K, N] in float64 with numpy broadcasting of the batch (here: b's batch
 // is 1 or equal to a's).
 std::vector<double> reference(const array& a, const array& b) {
-  auto va = values(a), vb = values(b);
+  auto va = values_f64(a), vb = values_f64(b);
   int64_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
   int64_t na = int64_t(va.size()) / (M * K), nb = int64_t(vb.size()) / (K * N);
   int64_t batch = std::max(na, nb);
@@ -45,7 +41,7 @@ double tolerance(Dtype d) { return d == float32 ? 1e-5 : d == float16 ? 2e-3 : 1
 
 void expect_close(const array& got, const std::vector<double>& want, Dtype d, const std::string& what) {
   ASSERT_EQ(got.dtype(), d) << what;
-  auto g = values(got);
+  auto g = values_f64(got);
   ASSERT_EQ(g.size(), want.size()) << what;
   double scale = 1e-30, worst = 0;
   for (double w : want) scale = std::max(scale, std::abs(w));
@@ -98,7 +94,7 @@ TEST(SkinnyGemm, AddmmAppliesAlphaAndBeta) {
     array c = astype(random::normal({2, 70}), d);
     eval(x, w, c);
     auto p = reference(x, w);
-    auto vc = values(c);
+    auto vc = values_f64(c);
     for (size_t i = 0; i < p.size(); ++i) p[i] = 0.5 * p[i] - 2.0 * vc[i];
     expect_close(addmm(c, x, w, 0.5f, -2.0f), p, d, std::string(dtype_name(d)) + " addmm");
   }
@@ -111,7 +107,7 @@ TEST(SkinnyGemm, EmptyAndSingleColumnProducts) {
     eval(x, v);
     expect_close(matmul(x, v), reference(x, v), d, std::string(dtype_name(d)) + " N=1");
     array e = matmul(astype(zeros({1, 0}), d), astype(zeros({0, 5}), d));
-    auto z = values(e);
+    auto z = values_f64(e);
     ASSERT_EQ(z.size(), 5u);
     for (double t : z) EXPECT_EQ(t, 0.0);
   }

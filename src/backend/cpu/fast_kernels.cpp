@@ -244,6 +244,22 @@ void cpu_rope(const Primitive& p, const std::vector<array>& in, std::vector<arra
 
 namespace {
 
+// An attention mask's elements (bool or additive float) and strides; all null without one.
+struct MaskView {
+  const bool* mb = nullptr;
+  const float* mf = nullptr;
+  Strides strides = Strides(4, 0);
+};
+
+inline MaskView mask_view(const array* mask) {
+  MaskView v;
+  if (!mask) return v;
+  v.strides = mask->strides();
+  if (mask->dtype() == bool_) v.mb = mask->data<bool>();
+  else v.mf = mask->data<float>();
+  return v;
+}
+
 // One block of a row's attention scores against an explicit mask row (bool: false masks the
 // key; float: added), mask elements `step` apart from moff.
 inline void apply_mask(float* s, int64_t nk, const bool* mb, const float* mf, int64_t moff, int64_t step) {
@@ -297,14 +313,10 @@ void sdpa_fast(const ScaledDotProductAttention& ap, const array& q, const array&
   const T* kp = k.data<T>();
   const T* vp = v.data<T>();
   T* op = o.data<T>();
-  const bool* mb = nullptr;
-  const float* mf = nullptr;
-  Strides ms(4, 0);
-  if (mask) {
-    ms = mask->strides();
-    if (mask->dtype() == bool_) mb = mask->data<bool>();
-    else mf = mask->data<float>();
-  }
+  const MaskView mv = mask_view(mask);
+  const bool* mb = mv.mb;
+  const float* mf = mv.mf;
+  const Strides& ms = mv.strides;
   const int64_t groups = B * Hkv * Lq;
   // Split the keys when there are too few groups to keep every thread busy with balanced work.
   const int64_t threads = std::max(1, get_num_threads());
@@ -419,14 +431,10 @@ void sdpa_tiled(const ScaledDotProductAttention& ap, const array& q, const array
   const T* kp = k.data<T>();
   const T* vp = v.data<T>();
   T* op = o.data<T>();
-  const bool* mb = nullptr;
-  const float* mf = nullptr;
-  Strides ms(4, 0);
-  if (mask) {
-    ms = mask->strides();
-    if (mask->dtype() == bool_) mb = mask->data<bool>();
-    else mf = mask->data<float>();
-  }
+  const MaskView mv = mask_view(mask);
+  const bool* mb = mv.mb;
+  const float* mf = mv.mf;
+  const Strides& ms = mv.strides;
   constexpr float ninf = -std::numeric_limits<float>::infinity();
   const int64_t tiles = (Lq + kTile - 1) / kTile;
   const int64_t R = kTile * G;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backend/cpu/float_type_code.h"
 #include "core/thread_pool.h"
 #include "tessera/half_types.h"
 
@@ -147,13 +148,6 @@ HWY_EXPORT(Rows);
 
 namespace {
 
-int scale_code(Dtype d) {
-  if (d == float32) return 0;
-  if (d == bfloat16) return 1;
-  if (d == float16) return 2;
-  return -1;
-}
-
 int64_t lanes() {
   static const int64_t L = int64_t(HWY_DYNAMIC_DISPATCH(qmv::Lanes)());
   return L;
@@ -163,7 +157,7 @@ int64_t lanes() {
 
 bool quantized_matvec_supported(int bits, int group_size, Dtype scale_type, int64_t M) {
   const int64_t L = lanes();
-  if (L == 0 || M < 1 || M > 4 || scale_code(scale_type) < 0) return false;
+  if (L == 0 || M < 1 || M > 4 || float_type_code(scale_type) < 0) return false;
   if (bits == 4) return group_size % (2 * L) == 0;
   if (bits == 8) return group_size % L == 0;
   return false;
@@ -195,7 +189,7 @@ void quantized_matvec(int bits, int group_size, const uint32_t* w, const void* s
   }
   const int64_t row_bytes = K * bits / 8;
   const auto* wb = reinterpret_cast<const uint8_t*>(w);
-  const int code = scale_code(scale_type);
+  const int code = float_type_code(scale_type);
   // A chunk is worth a thread wake-up when it reads kStreamGrainBytes of weights.
   const int64_t grain = std::max<int64_t>(1, kStreamGrainBytes / std::max<int64_t>(1, row_bytes));
   parallel_for(N, grain, [&](int64_t n0, int64_t n1) {

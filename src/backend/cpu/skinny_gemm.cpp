@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backend/cpu/float_type_code.h"
 #include "backend/cpu/thread_scratch.h"
 #include "core/convert.h"
 #include "core/thread_pool.h"
@@ -219,13 +220,6 @@ HWY_EXPORT(AxpyRows);
 
 namespace {
 
-int type_code(Dtype d) {
-  if (d == float32) return 0;
-  if (d == bfloat16) return 1;
-  if (d == float16) return 2;
-  return -1;
-}
-
 // Columns of C per accumulator tile in the row-major loop: 4 rows of float32 fit in 32 KiB.
 constexpr int64_t kTileCols = 2048;
 
@@ -233,7 +227,7 @@ constexpr int64_t kTileCols = 2048;
 
 bool skinny_gemm(Dtype d, const MatrixView& a, const MatrixView& b, const void* pa, const void* pb, void* c,
                  int64_t M, int64_t N, int64_t K, float alpha, float beta) {
-  const int type = type_code(d);
+  const int type = float_type_code(d);
   if (type < 0 || M < 1 || M > kSkinnyRows || N < 1 || K < 1) return false;
   const int64_t L = int64_t(HWY_DYNAMIC_DISPATCH(skinny::Lanes)());
   if (L == 0) return false;
