@@ -10,7 +10,7 @@ PACKAGES=(
   libhwy-dev libopenblas-dev libdnnl-dev
   nlohmann-json3-dev zlib1g-dev libpcre2-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-dev python3-numpy python3-pytest python3-torch pybind11-dev
+  python3 python3-dev python3-numpy python3-pytest python3-torch pybind11-dev libdlpack-dev
   clang libclang-rt-14-dev
 )
 

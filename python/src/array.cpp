@@ -251,6 +251,7 @@ void init_array(py::module_& m) {
   });
 
   init_indexing(m, cls);
+  init_dlpack(cls);
 }
 
 }  // namespace tessera::py_bind

@@ -34,7 +34,7 @@ namespace tessera::py_bind {
 // ---- Python values to arrays (convert.cpp)
 
 // mx.array(obj, dtype): scalars, nested lists/tuples (of scalars or arrays), NumPy arrays and
-// anything with __array__. Bools -> bool, ints -> int32 (int64 when a value needs it), floats ->
+// anything with __array__ or __dlpack__. Bools -> bool, ints -> int32 (int64 when a value needs it), floats ->
 // float32, complex -> complex64; NumPy float64 becomes float32 unless `dtype` says otherwise.
 array to_array(py::handle obj, std::optional<Dtype> dtype = std::nullopt);
 
@@ -77,6 +77,7 @@ struct PyFunc {
 // ---- registration (one per binding unit)
 void init_array(py::module_& m);
 void init_indexing(py::module_& m, py::class_<array>& cls);
+void init_dlpack(py::class_<array>& cls);
 void init_ops(py::module_& m);
 void init_ops_reduce(py::module_& m);
 void init_transforms(py::module_& m);

@@ -288,6 +288,11 @@ array to_array(py::handle obj, std::optional<Dtype> dtype) {
     py::object np = py::module_::import("numpy");
     return from_numpy(np.attr("asarray")(obj), dtype);
   }
+  if (py::hasattr(obj, "__dlpack__")) {
+    // Other frameworks' host tensors: NumPy takes the DLPack capsule without a copy.
+    py::object np = py::module_::import("numpy");
+    return from_numpy(np.attr("from_dlpack")(obj), dtype);
+  }
   invalid_type(obj);
 }
 

@@ -13,10 +13,12 @@ from tessera.nn.layers.dropout import Dropout, Dropout2d, Dropout3d  # noqa: F40
 from tessera.nn.layers.embedding import Embedding  # noqa: F401
 from tessera.nn.layers.linear import Bilinear, Identity, Linear  # noqa: F401
 from tessera.nn.layers.normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, RMSNorm  # noqa: F401
-from tessera.nn.layers.pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d  # noqa: F401
+from tessera.nn.layers.pooling import AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d  # noqa: F401
 from tessera.nn.layers.positional_encoding import ALiBi, RoPE, SinusoidalPositionalEncoding  # noqa: F401
 from tessera.nn.layers.quantized import QuantizedEmbedding, QuantizedLinear, quantize  # noqa: F401
+from tessera.nn.layers.recurrent import GRU, LSTM, RNN  # noqa: F401
 from tessera.nn.layers.transformer import (  # noqa: F401
     MultiHeadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
     TransformerEncoderLayer,
 )
+from tessera.nn.layers.upsample import Upsample, upsample_cubic, upsample_linear, upsample_nearest  # noqa: F401

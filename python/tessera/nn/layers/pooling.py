@@ -59,3 +59,13 @@ class AvgPool1d(_Pool):
 class AvgPool2d(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__(2, mx.mean, kernel_size, stride, padding, 0)
+
+
+class MaxPool3d(_Pool):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__(3, mx.max, kernel_size, stride, padding, float("-inf"))
+
+
+class AvgPool3d(_Pool):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__(3, mx.mean, kernel_size, stride, padding, 0)
