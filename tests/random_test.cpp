@@ -79,6 +79,27 @@ TEST(RandomKey, KeyAndSeed) {
   EXPECT_FALSE(same(a, b));
 }
 
+// A state that is not evaluated yet is split lazily; the keys handed out are the host sequence's.
+TEST(RandomKey, LazyStateGivesTheHostSequence) {
+  random::seed(5);
+  array h1 = random::uniform({8});
+  array h2 = random::uniform({8});
+  array after = random::get_state();
+  random::seed(5);
+  array start = random::get_state();
+  random::set_state(add(start, array(0u, uint32)));  // same key, as an unevaluated graph node
+  EXPECT_FALSE(random::get_state().is_evaluated());
+  array l1 = random::uniform({8});
+  array l2 = random::uniform({8});
+  EXPECT_TRUE(same(h1, l1));
+  EXPECT_TRUE(same(h2, l2));
+  EXPECT_TRUE(same(random::get_state(), after));
+  random::set_state(random::key(9));  // an evaluated key returns to the host sequence
+  EXPECT_TRUE(random::get_state().is_evaluated());
+  random::seed(5);
+  EXPECT_TRUE(same(random::uniform({8}), h1));
+}
+
 TEST(RandomBits, FixedKeyLayout) {
   // Four words: counters (0, 2) and (1, 3) fill words {0, 2} and {1, 3}.
   array k = random::key(7);

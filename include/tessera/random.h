@@ -14,7 +14,9 @@ void seed(uint64_t seed);
 // The global key sequence's state (MLX's mx.random.state), a uint32 key of shape [2]: every draw
 // made without an explicit key splits it. Restoring a saved state with set_state makes the
 // following draws repeat exactly, which is how a resumed training run reproduces its dropout
-// masks (tessera/train/checkpoint.h saves it).
+// masks (tessera/train/checkpoint.h saves it). A state that is not evaluated yet (a compile
+// tracer, a compiled step's key output) makes the following draws split it lazily as graph ops,
+// so a compiled function that takes and returns the state draws new numbers on every call.
 array get_state();
 void set_state(const array& key);
 // Splits a key into `num` new keys, shape [num, 2].

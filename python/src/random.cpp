@@ -18,6 +18,9 @@ void init_random(py::module_& parent) {
   py::module_ m = parent.def_submodule("random", "Random number generation (counter-based, threefry).");
   m.def("seed", &random::seed, "seed"_a);
   m.def("key", &random::key, "seed"_a);
+  // The global key, behind mx.random.state (tessera/_random_state.py).
+  m.def("_get_state", &random::get_state);
+  m.def("_set_state", &random::set_state, "key"_a);
   m.def(
       "split", [](const array& key, int num, StreamOrDevice s) { return random::split(key, num, s); }, "key"_a,
       "num"_a = 2, kStream());

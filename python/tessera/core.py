@@ -29,6 +29,8 @@ inf = float("inf")
 nan = float("nan")
 newaxis = None
 
+from tessera import _random_state  # noqa: E402,F401  (adds random.state)
+
 # `import tessera.core.random` and friends resolve to the compiled submodules.
 _sys.modules[__name__ + ".random"] = random
 _sys.modules[__name__ + ".fast"] = fast

@@ -27,36 +27,52 @@ array key_from_words(uint32_t k0, uint32_t k1) {
   return array(w, Shape{2}, uint32);
 }
 
-// The global key sequence: split on each draw that gets no key. The state lives on the host and is
-// split there (with the same Threefry layout as split(key)), so the default key never grows a
-// lazy graph and concurrent callers each get a distinct key.
+// The global key sequence: split on each draw that gets no key. The state normally lives on the
+// host and is split there (with the same Threefry layout as split(key)), so the default key never
+// grows a lazy graph and concurrent callers each get a distinct key. Setting the state to an array
+// that is not evaluated yet (a compile tracer, or a compiled function's key output) switches the
+// sequence to that array: draws then split it as graph ops, which is how a compiled step given the
+// random state as captured input draws fresh numbers on every call. The same splits happen either
+// way, so both modes hand out the same keys.
 class KeySequence {
  public:
   explicit KeySequence(uint64_t s) { seed(s); }
   void seed(uint64_t s) {
     std::lock_guard<std::mutex> l(mu_);
     key_ = {uint32_t(s >> 32), uint32_t(s)};
+    lazy_.reset();
   }
   array next() {
     std::lock_guard<std::mutex> l(mu_);
+    if (lazy_) {
+      auto [state, handed] = split(*lazy_);
+      lazy_ = state;
+      return handed;
+    }
     // split(key) = bits({2, 2}, key): row 0 becomes the new state, row 1 is handed out.
     uint32_t w[4];
     threefry::fill_bits(key_, sizeof(w), reinterpret_cast<uint8_t*>(w));
     key_ = {w[0], w[1]};
     return key_from_words(w[2], w[3]);
   }
-  threefry::Pair get() {
+  array get() {
     std::lock_guard<std::mutex> l(mu_);
-    return key_;
+    return lazy_ ? *lazy_ : key_from_words(key_.first, key_.second);
   }
   void set(threefry::Pair k) {
     std::lock_guard<std::mutex> l(mu_);
     key_ = k;
+    lazy_.reset();
+  }
+  void set_lazy(const array& k) {
+    std::lock_guard<std::mutex> l(mu_);
+    lazy_ = k;
   }
 
  private:
   std::mutex mu_;
   threefry::Pair key_;
+  std::optional<array> lazy_;
 };
 
 KeySequence& default_keys() {
@@ -167,13 +183,14 @@ array key(uint64_t seed) { return key_from_words(uint32_t(seed >> 32), uint32_t(
 
 void seed(uint64_t seed) { default_keys().seed(seed); }
 
-array get_state() {
-  threefry::Pair k = default_keys().get();
-  return key_from_words(k.first, k.second);
-}
+array get_state() { return default_keys().get(); }
 
 void set_state(const array& key) {
   check_key(key, "random.set_state");
+  if (!key.is_evaluated()) {
+    default_keys().set_lazy(key);
+    return;
+  }
   array k = contiguous(key);
   k.eval();
   const uint32_t* w = k.data<uint32_t>();
