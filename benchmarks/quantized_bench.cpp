@@ -85,6 +85,8 @@ BENCHMARK(run_qmm)
     ->Name("BM_QuantizedMatmul4bitG64/N4096K4096")
     ->ArgNames({"M", "bf16"})
     ->Args({1, 0})
+    ->Args({1, 1})
+    ->Args({1, 1})
     ->Args({512, 0})
     ->Args({512, 1})
     ->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -49,61 +50,116 @@ TESSERA_BF16_TARGET inline float sum_lanes(__m512 v) {
   return a + b;
 }
 
-// Rows [n0, n1) of out (row stride ldo, column n - n0) for MM rows of x, R rows of w at a time
-// (independent accumulation chains; R = 4 when there is one x row). gidx[2c], gidx[2c + 1]: the
-// groups of the two 32-value halves of chunk c.
-template <int MM, int R, typename S>
+// R rows of w starting at row n into out[m * ldo + (n - n0)], for MM rows of x (R independent
+// accumulation chains; R = 4 when there is one x row). gidx[2c], gidx[2c + 1]: the groups of the
+// two 32-value halves of chunk c. Template arguments rather than run-time flags, so the chunk loop
+// has no branches and keeps everything in registers. WholeChunkGroups: group_size % 64 == 0.
+template <int MM, int R, bool UseLo, bool WholeChunkGroups>
+TESSERA_BF16_TARGET inline void block_4bit(const uint8_t* w, int64_t row_bytes, const float* s0, const float* b0,
+                                           const int32_t* gidx, const uint16_t* xh, const uint16_t* xl,
+                                           const float* xsum, int64_t K, int64_t G, int64_t n, int64_t n0,
+                                           __m512i table, float* out, int64_t ldo) {
+  const int64_t chunks = K / 64;
+  __m512 tot[R][MM];
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MM; ++m) tot[r][m] = _mm512_setzero_ps();
+  const uint8_t* w0 = w + n * row_bytes;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int32_t g0 = gidx[2 * c], g1 = gidx[2 * c + 1];
+    __m512bh xe[MM], xo[MM], le[MM], lo_x[MM];
+    for (int m = 0; m < MM; ++m) {
+      xe[m] = as_bh(_mm512_loadu_si512(xh + m * K + c * 64));
+      xo[m] = as_bh(_mm512_loadu_si512(xh + m * K + c * 64 + 32));
+      if constexpr (UseLo) {
+        le[m] = as_bh(_mm512_loadu_si512(xl + m * K + c * 64));
+        lo_x[m] = as_bh(_mm512_loadu_si512(xl + m * K + c * 64 + 32));
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* wr = w0 + r * row_bytes + c * 32;
+      const float* sr = s0 + r * G;
+      // The same place R rows further on (rows are consecutive, so this runs R rows ahead of the
+      // stream: far enough to cover a trip to DRAM), once per 64-byte line. Scales and biases
+      // are small and sequential; the hardware prefetcher keeps up with them.
+      if (c % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(wr + R * row_bytes), _MM_HINT_T0);
+      const __m512i words = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr)));
+      const __m512bh even = as_bh(_mm512_permutexvar_epi16(words, table));
+      const __m512bh odd = as_bh(_mm512_permutexvar_epi16(_mm512_srli_epi16(words, 4), table));
+      // One group covers the chunk when group_size is a multiple of 64 (the common case): one
+      // broadcast instead of two halves.
+      const __m512 sv =
+          WholeChunkGroups ? _mm512_set1_ps(sr[g0])
+                           : _mm512_insertf32x8(_mm512_set1_ps(sr[g0]), _mm256_set1_ps(sr[g1]), 1);
+      for (int m = 0; m < MM; ++m) {
+        // Short dependency chains: the high and low halves of x accumulate apart.
+        __m512 acc = _mm512_dpbf16_ps(_mm512_setzero_ps(), even, xe[m]);
+        acc = _mm512_dpbf16_ps(acc, odd, xo[m]);
+        if constexpr (UseLo) {
+          __m512 low = _mm512_dpbf16_ps(_mm512_setzero_ps(), even, le[m]);
+          low = _mm512_dpbf16_ps(low, odd, lo_x[m]);
+          acc = _mm512_add_ps(acc, low);
+        }
+        tot[r][m] = _mm512_fmadd_ps(acc, sv, tot[r][m]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int m = 0; m < MM; ++m) {
+      // The biases' share, sum_g b_g * sum(x in g), on vectors: a scalar loop here is a serial
+      // chain of G multiply-adds per row, as long as the whole chunk loop for short rows.
+      __m512 t = tot[r][m];
+      const float* br = b0 + r * G;
+      const float* xs = xsum + m * G;
+      int64_t g = 0;
+      for (; g + 16 <= G; g += 16) t = _mm512_fmadd_ps(_mm512_loadu_ps(br + g), _mm512_loadu_ps(xs + g), t);
+      if (g < G) {
+        const __mmask16 k = static_cast<__mmask16>((1u << (G - g)) - 1);
+        t = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, br + g), _mm512_maskz_loadu_ps(k, xs + g), t);
+      }
+      out[m * ldo + (n + r - n0)] = sum_lanes(t);
+    }
+  }
+}
+
+template <int MM, int R, bool UseLo, bool Whole, typename S>
 TESSERA_BF16_TARGET void rows_4bit(const uint8_t* w, int64_t row_bytes, const S* sc, const S* bi, const int32_t* gidx,
-                                   const uint16_t* xh, const uint16_t* xl, bool use_lo, const float* xsum, int64_t K,
-                                   int64_t G, int64_t n0, int64_t n1, float* out, int64_t ldo) {
+                                   const uint16_t* xh, const uint16_t* xl, const float* xsum, int64_t K, int64_t G,
+                                   int64_t n0, int64_t n1, float* out, int64_t ldo) {
   alignas(64) uint16_t tab[32];
   for (int i = 0; i < 32; ++i) tab[i] = bfloat16_t(float(i & 15)).bits;  // exact: small integers
   const __m512i table = _mm512_load_si512(tab);
-  const int64_t chunks = K / 64;
-  for (int64_t n = n0; n < n1; n += R) {
-    const int rr = int(std::min<int64_t>(R, n1 - n));
-    __m512 tot[R][MM];
-    for (int r = 0; r < R; ++r)
-      for (int m = 0; m < MM; ++m) tot[r][m] = _mm512_setzero_ps();
-    for (int64_t c = 0; c < chunks; ++c) {
-      for (int r = 0; r < R; ++r) {
-        if (r >= rr) break;
-        const uint8_t* wr = w + (n + r) * row_bytes + c * 32;
-        const S* sr = sc + (n + r) * G;
-        // The same place in the next group of rows (rows are consecutive in memory, so this is
-        // R rows ahead of the stream: far enough to cover a trip to DRAM), and its scales and
-        // biases. Prefetches past the matrix's end are harmless.
-        _mm_prefetch(reinterpret_cast<const char*>(wr + R * row_bytes), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(sr + R * G + gidx[2 * c]), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(bi + (n + r + R) * G + gidx[2 * c]), _MM_HINT_T0);
-        const __m512i words = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr)));
-        const __m512bh lo = as_bh(_mm512_permutexvar_epi16(words, table));
-        const __m512bh hi = as_bh(_mm512_permutexvar_epi16(_mm512_srli_epi16(words, 4), table));
-        const __m512 sv = _mm512_insertf32x8(_mm512_set1_ps(to_float(sr[gidx[2 * c]])),
-                                             _mm256_set1_ps(to_float(sr[gidx[2 * c + 1]])), 1);
-        for (int m = 0; m < MM; ++m) {
-          const uint16_t* xm = xh + m * K + c * 64;
-          // Two short chains (even and odd values) rather than one long one.
-          __m512 ae = _mm512_dpbf16_ps(_mm512_setzero_ps(), lo, as_bh(_mm512_loadu_si512(xm)));
-          __m512 ao = _mm512_dpbf16_ps(_mm512_setzero_ps(), hi, as_bh(_mm512_loadu_si512(xm + 32)));
-          if (use_lo) {
-            const uint16_t* xr = xl + m * K + c * 64;
-            ae = _mm512_dpbf16_ps(ae, lo, as_bh(_mm512_loadu_si512(xr)));
-            ao = _mm512_dpbf16_ps(ao, hi, as_bh(_mm512_loadu_si512(xr + 32)));
-          }
-          tot[r][m] = _mm512_fmadd_ps(_mm512_add_ps(ae, ao), sv, tot[r][m]);
-        }
-      }
+  // Scales and biases of the rows in hand as float32, so the chunk loop broadcasts them straight
+  // from memory (a bfloat16 or float16 one would cost a conversion on the shuffle port each time).
+  std::vector<float> conv;
+  auto rows_as_float = [&](const S* p, int64_t n, int64_t rows, float* dst) -> const float* {
+    if constexpr (std::is_same_v<S, float>) {
+      return p + n * G;
+    } else {
+      for (int64_t i = 0; i < rows * G; ++i) dst[i] = to_float(p[n * G + i]);
+      return dst;
     }
-    for (int r = 0; r < rr; ++r) {
-      const S* br = bi + (n + r) * G;
-      for (int m = 0; m < MM; ++m) {
-        float t = sum_lanes(tot[r][m]);
-        const float* xs = xsum + m * G;
-        for (int64_t g = 0; g < G; ++g) t += to_float(br[g]) * xs[g];
-        out[m * ldo + (n + r - n0)] = t;
-      }
-    }
+  };
+  if constexpr (!std::is_same_v<S, float>) conv.resize(size_t(2 * R * G));
+  float* sbuf = conv.data();
+  float* bbuf = sbuf + (conv.empty() ? 0 : R * G);
+  int64_t n = n0;
+  for (; n + R <= n1; n += R)
+    block_4bit<MM, R, UseLo, Whole>(w, row_bytes, rows_as_float(sc, n, R, sbuf), rows_as_float(bi, n, R, bbuf), gidx,
+                                    xh, xl, xsum, K, G, n, n0, table, out, ldo);
+  for (; n < n1; ++n)
+    block_4bit<MM, 1, UseLo, Whole>(w, row_bytes, rows_as_float(sc, n, 1, sbuf), rows_as_float(bi, n, 1, bbuf), gidx,
+                                    xh, xl, xsum, K, G, n, n0, table, out, ldo);
+}
+
+template <bool UseLo, bool Whole, typename S>
+void rows_for_m(int64_t M, const uint8_t* w, int64_t row_bytes, const S* s, const S* b, const int32_t* gidx,
+                const uint16_t* xh, const uint16_t* xl, const float* xsum, int64_t K, int64_t G, int64_t n0,
+                int64_t n1, float* out, int64_t ldo) {
+  switch (M) {
+    case 1: return rows_4bit<1, 4, UseLo, Whole, S>(w, row_bytes, s, b, gidx, xh, xl, xsum, K, G, n0, n1, out, ldo);
+    case 2: return rows_4bit<2, 2, UseLo, Whole, S>(w, row_bytes, s, b, gidx, xh, xl, xsum, K, G, n0, n1, out, ldo);
+    case 3: return rows_4bit<3, 1, UseLo, Whole, S>(w, row_bytes, s, b, gidx, xh, xl, xsum, K, G, n0, n1, out, ldo);
+    default: return rows_4bit<4, 1, UseLo, Whole, S>(w, row_bytes, s, b, gidx, xh, xl, xsum, K, G, n0, n1, out, ldo);
   }
 }
 
@@ -113,12 +169,11 @@ void rows_any(int64_t M, const uint8_t* w, int64_t row_bytes, const void* sc, co
               int64_t n1, float* out, int64_t ldo) {
   const S* s = static_cast<const S*>(sc);
   const S* b = static_cast<const S*>(bi);
-  switch (M) {
-    case 1: return rows_4bit<1, 4, S>(w, row_bytes, s, b, gidx, xh, xl, use_lo, xsum, K, G, n0, n1, out, ldo);
-    case 2: return rows_4bit<2, 2, S>(w, row_bytes, s, b, gidx, xh, xl, use_lo, xsum, K, G, n0, n1, out, ldo);
-    case 3: return rows_4bit<3, 1, S>(w, row_bytes, s, b, gidx, xh, xl, use_lo, xsum, K, G, n0, n1, out, ldo);
-    default: return rows_4bit<4, 1, S>(w, row_bytes, s, b, gidx, xh, xl, use_lo, xsum, K, G, n0, n1, out, ldo);
-  }
+  const bool whole = K / G % 64 == 0;
+  if (use_lo && whole) return rows_for_m<true, true, S>(M, w, row_bytes, s, b, gidx, xh, xl, xsum, K, G, n0, n1, out, ldo);
+  if (use_lo) return rows_for_m<true, false, S>(M, w, row_bytes, s, b, gidx, xh, xl, xsum, K, G, n0, n1, out, ldo);
+  if (whole) return rows_for_m<false, true, S>(M, w, row_bytes, s, b, gidx, xh, xl, xsum, K, G, n0, n1, out, ldo);
+  rows_for_m<false, false, S>(M, w, row_bytes, s, b, gidx, xh, xl, xsum, K, G, n0, n1, out, ldo);
 }
 
 uint16_t bf16_round(float f) { return bfloat16_t(f).bits; }
