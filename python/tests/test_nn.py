@@ -260,3 +260,23 @@ def test_transforms_take_modules_as_arguments():
     assert type(g) is dict and set(g) == {"weight", "bias"}
     close(g["bias"], [4.0, 4.0])
     close(mx.vmap(lambda m, v: m(v), in_axes=(None, 0))(model, x), np.array(ref))
+
+
+def test_sparse_and_orthogonal_init():
+    w = nn.init.sparse(sparsity=0.3, std=2.0)(mx.zeros((64, 50)))
+    zeros_per_row = (np.array(w) == 0).sum(axis=1)
+    assert (zeros_per_row == 15).all()  # ceil(0.3 * 50)
+    nz = np.array(w)[np.array(w) != 0]
+    assert abs(nz.std() - 2.0) < 0.1
+    assert not (np.array(w)[:, :15] == 0).all()  # the zeroed columns differ per row
+    with pytest.raises(ValueError, match="2-D"):
+        nn.init.sparse(0.5)(mx.zeros((3,)))
+
+    for shape in [(8, 8), (5, 12), (12, 5)]:
+        q = np.array(nn.init.orthogonal(gain=2.0)(mx.zeros(shape)), dtype=np.float64) / 2.0
+        small = min(shape)
+        gram = q @ q.T if shape[0] <= shape[1] else q.T @ q
+        np.testing.assert_allclose(gram, np.eye(small), atol=2e-5)
+    assert nn.init.orthogonal(dtype=mx.bfloat16)(mx.zeros((4, 4))).dtype == mx.bfloat16
+    with pytest.raises(ValueError, match="2-D"):
+        nn.init.orthogonal()(mx.zeros((2, 2, 2)))

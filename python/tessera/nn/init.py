@@ -86,3 +86,57 @@ def he_uniform(dtype=mx.float32):
         return mx.random.uniform(-limit, limit, a.shape, dtype=dtype)
 
     return initializer
+
+
+def sparse(sparsity, mean=0.0, std=1.0, dtype=mx.float32):
+    """Normal samples with ``ceil(sparsity * columns)`` entries of every row set to zero (the
+    zeroed columns drawn independently per row)."""
+
+    def initializer(a):
+        if a.ndim != 2:
+            raise ValueError(f"[init.sparse] Only 2-D arrays are supported, got shape {a.shape}.")
+        if not 0.0 <= sparsity <= 1.0:
+            raise ValueError(f"[init.sparse] sparsity must be in [0, 1], got {sparsity}.")
+        rows, cols = a.shape
+        zeros = int(math.ceil(sparsity * cols))
+        # A random permutation of each row's columns; its first `zeros` entries are dropped.
+        order = mx.argsort(mx.random.uniform(shape=(rows, cols)), axis=1)
+        rank = mx.argsort(order, axis=1)
+        values = mx.random.normal(shape=(rows, cols), scale=std, loc=mean)
+        return mx.where(rank < zeros, mx.zeros_like(values), values).astype(dtype)
+
+    return initializer
+
+
+def _orthonormal_columns(m):
+    """Q of the QR factorization of a square matrix with R's diagonal positive: Gram-Schmidt with
+    a second projection pass per column (columns stay orthogonal to float32 rounding)."""
+    n = m.shape[0]
+    cols = []
+    for j in range(n):
+        v = m[:, j]
+        if cols:
+            q = mx.stack(cols, axis=1)
+            for _ in range(2):
+                v = v - q @ (q.T @ v)
+        v = v / mx.sqrt((v * v).sum())
+        mx.eval(v)
+        cols.append(v)
+    return mx.stack(cols, axis=1)
+
+
+def orthogonal(gain=1.0, dtype=mx.float32):
+    """A random matrix with orthonormal rows or columns (whichever are fewer), times ``gain``: the
+    Q factor of a Gaussian matrix's QR factorization with R's diagonal made positive."""
+
+    def initializer(a):
+        if a.ndim != 2:
+            raise ValueError(f"[init.orthogonal] Orthogonal initialization needs a 2-D array, got shape {a.shape}.")
+        rows, cols = a.shape
+        n = max(rows, cols)
+        q = _orthonormal_columns(mx.random.normal(shape=(n, n)))
+        if rows < cols:
+            q = q.T
+        return (gain * q[:rows, :cols]).astype(dtype)
+
+    return initializer

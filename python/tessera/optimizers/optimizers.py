@@ -250,6 +250,59 @@ class Lion(Optimizer):
         return parameter - lr * mx.sign(c)
 
 
+class Muon(Optimizer):
+    """Momentum orthogonalized by five Newton-Schulz steps for parameters of rank >= 2 (viewed as
+    [shape[0], rest]); a plain (Nesterov) momentum step for the others, as MLX's ``Muon``.
+
+    ``g <- g + weight_decay * p``; ``v <- momentum * v + (1 - momentum) * g``; the update is
+    ``(1 - momentum) * g + momentum * v`` with ``nesterov`` (else ``v``); a matrix update is
+    replaced by its Newton-Schulz orthogonalization and scaled by ``sqrt(max(1, rows / cols))``.
+    The iteration runs in float32.
+    """
+
+    _NS = (3.4445, -4.7750, 2.0315)
+
+    def __init__(self, learning_rate, momentum=0.95, weight_decay=0.01, nesterov=True, ns_steps=5):
+        super().__init__()
+        self._maybe_schedule("learning_rate", learning_rate)
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.nesterov = nesterov
+        self.ns_steps = ns_steps
+
+    def init_single(self, parameter, state):
+        state["v"] = mx.zeros_like(parameter)
+
+    @classmethod
+    def _newton_schulz(cls, g, steps):
+        a, b, c = cls._NS
+        x = g.astype(mx.float32)
+        wide = x.shape[-2] <= x.shape[-1]
+        if not wide:
+            x = x.T
+        x = x / (mx.sqrt((x * x).sum()) + 1e-7)
+        for _ in range(steps):
+            s = x @ x.T
+            poly = mx.addmm(s, s, s, alpha=c, beta=b)  # b * S + c * S @ S
+            x = mx.addmm(x, poly, x, alpha=1.0, beta=a)  # a * X + poly @ X
+        return (x if wide else x.T).astype(g.dtype)
+
+    def apply_single(self, gradient, parameter, state):
+        if self.weight_decay != 0:
+            gradient = gradient + self.weight_decay * parameter
+        mu = self.momentum
+        v = mu * state["v"] + (1 - mu) * gradient
+        state["v"] = v
+        update = gradient * (1 - mu) + v * mu if self.nesterov else v
+        lr = self.learning_rate.astype(gradient.dtype)
+        if update.ndim >= 2:
+            shape = update.shape
+            update = self._newton_schulz(update.reshape(shape[0], -1), self.ns_steps).reshape(shape)
+            rows, cols = shape[0], math.prod(shape[1:])
+            lr = lr * math.sqrt(max(1.0, rows / cols))
+        return parameter - lr * update
+
+
 class Adafactor(Optimizer):
     """Adafactor with factored second moments for matrices (MLX's defaults)."""
 
