@@ -1,7 +1,8 @@
 // Prompt processing and generation on the random-weight models of issue #5's performance table,
 // as llama-bench measures them: pp512 (one 512-token forward pass into an empty cache) and tg128
 // (128 greedy tokens after one prompt token), each once per repetition after a warm-up run,
-// median of 5 repetitions, 2 threads unless TESSERA_NUM_THREADS says otherwise.
+// median of 5 repetitions, 2 threads unless TESSERA_NUM_THREADS says otherwise. TG128Int8 is
+// tg128 with LoadOptions::int8_activations, for the quantized formats.
 //
 // The models are the ones benchmarks/make_bench_models.sh writes with `tessera convert` (into
 // TESSERA_BENCH_MODELS, default build/bench-models): <shape>-bf16 (a Hugging Face directory,
@@ -47,14 +48,17 @@ uint64_t stored_bytes(const fs::path& p) {
 }
 
 // One model in memory at a time: the 1B models take gigabytes each.
-const lm::LoadedModel& model(const fs::path& p) {
+const lm::LoadedModel& model(const fs::path& p, bool int8_activations = false) {
   static std::string loaded;
   static lm::LoadedModel m;
-  if (loaded != p.string()) {
+  const std::string key = p.string() + (int8_activations ? "|int8" : "");
+  if (loaded != key) {
     m = {};
     tb::gguf::set_log_handler([](const std::string&) {});
-    m = lm::load_model(p.string());
-    loaded = p.string();
+    lm::LoadOptions options;
+    options.int8_activations = int8_activations;
+    m = lm::load_model(p.string(), options);
+    loaded = key;
   }
   return m;
 }
@@ -95,9 +99,9 @@ void BM_PP512(benchmark::State& state, fs::path p) {
   report(state, p, n / seconds);
 }
 
-void BM_TG128(benchmark::State& state, fs::path p) {
+void tg128(benchmark::State& state, const fs::path& p, bool int8_activations) {
   tb::set_num_threads(threads());
-  const lm::Model& m = *model(p).model;
+  const lm::Model& m = *model(p, int8_activations).model;
   lm::GenerateOptions o;
   o.max_tokens = 128;
   o.stop_at_eos = false;
@@ -114,6 +118,11 @@ void BM_TG128(benchmark::State& state, fs::path p) {
   report(state, p, tps);
 }
 
+void BM_TG128(benchmark::State& state, fs::path p) { tg128(state, p, false); }
+
+// Decoding with LoadOptions::int8_activations (quantized formats only).
+void BM_TG128Int8(benchmark::State& state, fs::path p) { tg128(state, p, true); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,7 +134,11 @@ int main(int argc, char** argv) {
       std::error_code ec;
       if (!fs::exists(p, ec)) continue;
       const std::string name = p.filename().string();
-      for (auto [bench, fn] : {std::pair{"PP512/", &BM_PP512}, std::pair{"TG128/", &BM_TG128}}) {
+      const bool quantized = name.find("Q8_0") != std::string::npos || name.find("Q4_0") != std::string::npos ||
+                             name.find("bit") != std::string::npos;
+      for (auto [bench, fn] : {std::pair{"PP512/", &BM_PP512}, std::pair{"TG128/", &BM_TG128},
+                               std::pair{"TG128Int8/", &BM_TG128Int8}}) {
+        if (fn == &BM_TG128Int8 && !quantized) continue;
         benchmark::RegisterBenchmark((bench + name).c_str(), fn, p)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime()

@@ -86,9 +86,30 @@ BENCHMARK(run_qmm)
     ->ArgNames({"M", "bf16"})
     ->Args({1, 0})
     ->Args({1, 1})
-    ->Args({1, 1})
     ->Args({512, 0})
     ->Args({512, 1})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// quantized_matmul_int8_activations (x rounded to int8 per 32 values, VNNI dot products) at
+// M = 1, float32 x, group 64; args: bits. Compare with BM_QuantizedMatmul4bitG64 M:1 (exact).
+void run_qmv_int8(benchmark::State& state) {
+  const int bits = int(state.range(0)), N = 4096, K = 4096;
+  auto q = tb::quantize(make_input({N, K}, 21), 64, bits);
+  tb::eval(q);
+  tb::array x = make_input({1, K}, 22);
+  for (auto _ : state) {
+    tb::array y = tb::quantized_matmul_int8_activations(x, q[0], q[1], q[2], true, 64, bits);
+    tb::eval(y);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  const double bytes = double(N) * K * bits / 8 + 2.0 * N * (K / 64) * 4;
+  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(run_qmv_int8)
+    ->Name("BM_QuantizedMatvecInt8Activations/N4096K4096G64")
+    ->ArgNames({"bits"})
+    ->Arg(4)
+    ->Arg(8)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // args: bits, group size. M = 1 (decoding), N = K = 4096.

@@ -251,6 +251,27 @@ TEST(ConvertMlx, QuantizedDirectoriesLoadWithinTheirError) {
     const double err = relative_max_error(got, reference);
     EXPECT_LT(err, k.bound);  // this model's logits move by about five times the weights' rounding error
     EXPECT_GT(err, 0.0);
+
+    // Decoding a token at a time with int8 activations: near the exact products' logits (each
+    // activation moves by at most half an int8 step of its 32-value block).
+    lm::LoadOptions int8;
+    int8.int8_activations = true;
+    lm::LoadedModel m8 = lm::load_model(out.string(), int8);
+    auto step_logits = [&](const lm::Model& model) {
+      auto cache = model.make_cache();
+      std::vector<float> all;
+      for (int id : kIds) {
+        std::vector<float> l = to_floats(model.forward(array(&id, Shape{1, 1}, int32), cache, true));
+        all.insert(all.end(), l.begin(), l.end());
+      }
+      return all;
+    };
+    const std::vector<float> exact_steps = step_logits(*m.model);
+    const double int8_err = relative_max_error(step_logits(*m8.model), exact_steps);
+    // The same scheme as 8-bit group-32 weights, on every activation of every layer: this model
+    // amplifies it as it does the weights' rounding (8-bit weights: up to 0.04).
+    EXPECT_LT(int8_err, 0.15);
+    EXPECT_GT(int8_err, 0.0);  // the int8 kernels ran (4 bits: the products with 128+ inputs)
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/quantized_matvec.h"
 #include "tessera/tessera.h"
 #include "testing/values.h"
 
@@ -64,6 +65,78 @@ TEST(QuantizedMatvec, DecodeShapesMatchTheDequantizedProduct) {
       }
     }
   }
+}
+
+// quantized_matmul_int8_activations: x rounded to int8 per 32 values, so each output may move by
+// at most sum_k |w_k| * (block max of x at k) / 254 from the exact product (plus float32
+// rounding); on CPUs with the int8 kernels it must actually differ (the kernel ran).
+TEST(QuantizedMatvec, Int8ActivationsStayWithinTheirRoundingBound) {
+  random::seed(12);
+  struct Case {
+    int bits, gs, K, N;
+  };
+  const std::vector<Case> cases = {{4, 32, 512, 37}, {4, 64, 2048, 70}, {4, 128, 384, 9},  {4, 128, 1024, 5},
+                                   {8, 32, 576, 33}, {8, 64, 2048, 20}, {8, 128, 640, 11}};
+  for (Dtype d : {float32, bfloat16, float16}) {
+    for (const auto& c : cases) {
+      array w = random::normal({c.N, c.K});
+      auto q = quantize(w, c.gs, c.bits);
+      array wq = q[0], sc = astype(q[1], d), bi = astype(q[2], d);
+      array dense = dequantize(wq, sc, bi, c.gs, c.bits, "affine", float32);
+      eval(wq, sc, bi, dense);
+      auto wd = values_f64(dense);
+      const bool kernel = quantized_matvec_int8_supported(c.bits, c.gs, d, 1, c.K);
+      for (int M : {1, 2, 4}) {
+        // An outlier per row, as activations have.
+        array x = multiply(random::normal({M, c.K}), add(astype(equal(arange(c.K), array(7)), float32), array(1.f)));
+        x = multiply(x, array(3.f));
+        x.eval();
+        auto xv = values_f64(x);
+        auto got = values_f64(quantized_matmul_int8_activations(x, wq, sc, bi, true, c.gs, c.bits));
+        ASSERT_EQ(got.size(), size_t(M * c.N));
+        bool differs = false;
+        for (int m = 0; m < M; ++m) {
+          std::vector<double> bmax(size_t(c.K / 32), 0.0);
+          for (int k = 0; k < c.K; ++k)
+            bmax[size_t(k / 32)] = std::max(bmax[size_t(k / 32)], std::abs(xv[size_t(m * c.K + k)]));
+          for (int n = 0; n < c.N; ++n) {
+            double exact = 0, bound = 0, mag = 0;
+            for (int k = 0; k < c.K; ++k) {
+              const double wv = wd[size_t(n * c.K + k)];
+              exact += xv[size_t(m * c.K + k)] * wv;
+              bound += std::abs(wv) * bmax[size_t(k / 32)] / 254.0;
+              mag += std::abs(wv * xv[size_t(m * c.K + k)]);
+            }
+            const double err = std::abs(got[size_t(m * c.N + n)] - exact);
+            EXPECT_LE(err, bound * 1.001 + 1e-5 * mag)
+                << dtype_name(d) << " bits " << c.bits << " group " << c.gs << " K " << c.K << " M " << M << " n " << n;
+            differs = differs || err > 1e-4 * mag;
+          }
+        }
+        if (kernel) {
+          EXPECT_TRUE(differs) << "the int8 kernel did not run: bits " << c.bits << " group " << c.gs;
+        }
+      }
+    }
+  }
+}
+
+// Rows the int8 codes cannot carry (NaN, infinity) take the exact kernels: NaN stays NaN, and
+// finite inputs of the same call are unaffected.
+TEST(QuantizedMatvec, Int8ActivationsWithNonFiniteInputFallBackToTheExactProduct) {
+  random::seed(13);
+  array w = random::normal({16, 256});
+  auto q = quantize(w, 64, 4);
+  std::vector<float> xs(256, 0.5f);
+  xs[3] = std::nanf("");
+  array x(xs.begin(), Shape{1, 256}, float32);
+  auto got = values_f64(quantized_matmul_int8_activations(x, q[0], q[1], q[2], true, 64, 4));
+  for (double v : got) EXPECT_TRUE(std::isnan(v));
+  xs[3] = 0.5f;
+  array ok(xs.begin(), Shape{1, 256}, float32);
+  auto exact = values_f64(quantized_matmul(ok, q[0], q[1], q[2], true, 64, 4));
+  auto approx = values_f64(quantized_matmul_int8_activations(ok, q[0], q[1], q[2], true, 64, 4));
+  for (size_t i = 0; i < exact.size(); ++i) EXPECT_NEAR(approx[i], exact[i], 1e-3 * (1 + std::abs(exact[i])));
 }
 
 }  // namespace

@@ -449,6 +449,14 @@ array quantized_matmul(array x, array w, array scales, std::optional<array> bias
                        bool transpose = true, std::optional<int> group_size = std::nullopt,
                        std::optional<int> bits = std::nullopt, const std::string& mode = "affine",
                        StreamOrDevice s = {});
+// Tessera's addition: quantized_matmul where the backend may first quantize x to int8 per 32
+// values (scale max|x| / 127, llama.cpp's Q8_0 scheme for activations) and run int8 dot products
+// (the CPU backend does for 4- and 8-bit weights with at most four rows of x on AVX512-VNNI; other
+// shapes, CPUs and backends compute the exact product). Faster decoding at about 8-bit activation
+// precision; gradients are those of the exact product.
+array quantized_matmul_int8_activations(array x, array w, array scales, std::optional<array> biases = std::nullopt,
+                                        bool transpose = true, std::optional<int> group_size = std::nullopt,
+                                        std::optional<int> bits = std::nullopt, StreamOrDevice s = {});
 array gather_qmm(const array& x, const array& w, const array& scales, const std::optional<array>& biases = std::nullopt,
                  std::optional<array> lhs_indices = std::nullopt, std::optional<array> rhs_indices = std::nullopt,
                  bool transpose = true, std::optional<int> group_size = std::nullopt,

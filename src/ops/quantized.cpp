@@ -194,9 +194,11 @@ array dequantize(const array& w, const array& scales, const std::optional<array>
   return make_node<AffineQuantize>(with_last(w.shape(), int(cols)), out, {w, sc, bi}, st, gs, bits, true);
 }
 
-array quantized_matmul(array x, array w, array scales, std::optional<array> biases, bool transpose,
-                       std::optional<int> group_size_, std::optional<int> bits_, const std::string& mode,
-                       StreamOrDevice s) {
+namespace {
+
+array quantized_matmul_impl(array x, array w, array scales, std::optional<array> biases, bool transpose,
+                            std::optional<int> group_size_, std::optional<int> bits_, const std::string& mode,
+                            StreamOrDevice s, bool int8_activations) {
   int gs = group_size_.value_or(64), bits = bits_.value_or(4);
   check_params("quantized_matmul", mode, gs, bits);
   auto [rows, cols] = check_quantized_matrix("quantized_matmul", w, scales, biases, gs, bits);
@@ -225,7 +227,8 @@ array quantized_matmul(array x, array w, array scales, std::optional<array> bias
     // Fold x's batch into M.
     Shape lead(x.shape().begin(), x.shape().end() - 1);
     array x2 = reshape(x, {-1, K}, st);
-    r = make_node<QuantizedMatmul>(Shape{x2.shape(0), N}, d, {x2, w, sc, bi}, st, gs, bits, transpose);
+    r = make_node<QuantizedMatmul>(Shape{x2.shape(0), N}, d, {x2, w, sc, bi}, st, gs, bits, transpose,
+                                   int8_activations);
     out = lead;
     out.push_back(N);
     r = reshape(r, out, st);
@@ -242,7 +245,7 @@ array quantized_matmul(array x, array w, array scales, std::optional<array> bias
     out = batch;
     out.push_back(x.shape(-2));
     out.push_back(N);
-    r = make_node<QuantizedMatmul>(out, d, {x, bc(w), bc(sc), bc(bi)}, st, gs, bits, transpose);
+    r = make_node<QuantizedMatmul>(out, d, {x, bc(w), bc(sc), bc(bi)}, st, gs, bits, transpose, int8_activations);
   }
   if (vec) {
     Shape o(r.shape().begin(), r.shape().end() - 2);
@@ -250,6 +253,21 @@ array quantized_matmul(array x, array w, array scales, std::optional<array> bias
     r = reshape(r, o, st);
   }
   return r;
+}
+
+}  // namespace
+
+array quantized_matmul(array x, array w, array scales, std::optional<array> biases, bool transpose,
+                       std::optional<int> group_size, std::optional<int> bits, const std::string& mode,
+                       StreamOrDevice s) {
+  return quantized_matmul_impl(std::move(x), std::move(w), std::move(scales), std::move(biases), transpose, group_size,
+                               bits, mode, s, false);
+}
+
+array quantized_matmul_int8_activations(array x, array w, array scales, std::optional<array> biases, bool transpose,
+                                        std::optional<int> group_size, std::optional<int> bits, StreamOrDevice s) {
+  return quantized_matmul_impl(std::move(x), std::move(w), std::move(scales), std::move(biases), transpose, group_size,
+                               bits, "affine", s, true);
 }
 
 array gather_qmm(const array& x_in, const array& w, const array& scales, const std::optional<array>& biases,

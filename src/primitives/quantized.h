@@ -42,13 +42,16 @@ class AffineQuantize : public Primitive {
 // with the batch dims already broadcast to the output's.
 class QuantizedMatmul : public Primitive {
  public:
-  QuantizedMatmul(Stream s, int group_size, int bits, bool transpose)
-      : Primitive(s), group_size_(group_size), bits_(bits), transpose_(transpose) {}
+  // int8_activations: the backend may quantize x to int8 per 32 values before the product
+  // (quantized_matmul_int8_activations); derivatives are those of the exact product.
+  QuantizedMatmul(Stream s, int group_size, int bits, bool transpose, bool int8_activations = false)
+      : Primitive(s), group_size_(group_size), bits_(bits), transpose_(transpose), int8_activations_(int8_activations) {}
   PrimitiveKind kind() const override { return PrimitiveKind::QuantizedMatmul; }
   const char* name() const override { return "quantized_matmul"; }
   int group_size() const { return group_size_; }
   int bits() const { return bits_; }
   bool transpose() const { return transpose_; }
+  bool int8_activations() const { return int8_activations_; }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
   // Derivatives w.r.t. x, scales and biases (the product is linear in each); the packed weight
   // is integer and has none (asking for it is an error).
@@ -61,12 +64,14 @@ class QuantizedMatmul : public Primitive {
   bool is_equivalent(const Primitive& o) const override {
     if (o.kind() != kind()) return false;
     auto& q = static_cast<const QuantizedMatmul&>(o);
-    return q.group_size_ == group_size_ && q.bits_ == bits_ && q.transpose_ == transpose_;
+    return q.group_size_ == group_size_ && q.bits_ == bits_ && q.transpose_ == transpose_ &&
+           q.int8_activations_ == int8_activations_;
   }
 
  private:
   int group_size_, bits_;
   bool transpose_;
+  bool int8_activations_;
 };
 
 // quantized_matmul of x[lhs_indices] with w[rhs_indices]; inputs {x, w, scales, biases,

@@ -64,6 +64,7 @@ int chat_command(const std::vector<std::string>& argv) {
                 std::string(kCommandsHelp));
   args.option("model", "PATH", "a .gguf file or a model directory");
   args.option("system-prompt", "TEXT", "the system message the conversation starts with");
+  add_load_flags(args);
   add_sampling_flags(args, "tokens to generate at most per reply");
   args.option("max-kv-size", "N",
               "positions the KV cache keeps: past it the oldest turns are dropped (except the first 4 positions)",
@@ -96,7 +97,7 @@ int chat_command(const std::vector<std::string>& argv) {
   if (args.has("system-prompt")) co.system_prompt = args.str("system-prompt");
   co.template_options.extra_context = chat_template_config(args);
 
-  lm::LoadedModel m = lm::load_model(args.str("model"));
+  lm::LoadedModel m = lm::load_model(args.str("model"), load_options(args));
   if (args.has("chat-template"))
     co.chat_template = std::make_shared<lm::ChatTemplateSource>(lm::custom_chat_template(args.str("chat-template"), m));
   if (!m.chat_template && !co.chat_template) {

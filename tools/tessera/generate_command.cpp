@@ -30,6 +30,7 @@ int generate_command(const std::vector<std::string>& argv) {
   args.option("chat-template", "TEXT", "a Jinja chat template to use instead of the model's");
   args.option("chat-template-config", "JSON", "more variables for the template, e.g. '{\"enable_thinking\": false}'");
   args.option("stop", "TEXT", "end the generation before this text (repeatable)");
+  add_load_flags(args);
   add_sampling_flags(args, "tokens to generate at most");
   add_kv_cache_flags(args);
   args.option("prompt-cache-file", "FILE",
@@ -66,7 +67,7 @@ int generate_command(const std::vector<std::string>& argv) {
   template_options.extra_context = chat_template_config(args);
   template_options.add_generation_prompt = true;
 
-  lm::LoadedModel m = lm::load_model(args.str("model"));
+  lm::LoadedModel m = lm::load_model(args.str("model"), load_options(args));
   if (!m.tokenizer) {
     throw std::invalid_argument(args.str("model") +
                                 " has no tokenizer Tessera can read (a directory needs tokenizer.json; a .gguf file a "

@@ -940,6 +940,10 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
   const bool words = matvec_layout && scales_float && M < 8 && word_kernel_fits(q.bits(), q.group_size(), K);
   const bool bf16_dp = matvec_layout && (!words || in[0].dtype() == bfloat16) &&
                        quantized_matvec_bf16_supported(q.bits(), q.group_size(), in[2].dtype(), M, K);
+  // Opted in (quantized_matmul_int8_activations): x quantized to int8 for the VNNI kernels. Every
+  // layout they take the byte kernels take too, which run when x is not finite.
+  const bool int8 = matvec_layout && q.int8_activations() &&
+                    quantized_matvec_int8_supported(q.bits(), q.group_size(), in[2].dtype(), M, K);
   if (bf16_dp || words || (matvec_layout && quantized_matvec_supported(q.bits(), q.group_size(), in[2].dtype(), M))) {
     Words w = contiguous_words(in[1]);
     const float* x = f32_view(in[0], xt);
@@ -948,6 +952,10 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
     for (int64_t b = 0; b < B; ++b) {
       const char* sb = static_cast<const char*>(in[2].raw_data()) + b * ssz * item;
       const char* bb = static_cast<const char*>(in[3].raw_data()) + b * ssz * item;
+      if (int8 && quantized_matvec_int8(q.bits(), q.group_size(), w.ptr + b * wsz, sb, bb, in[2].dtype(), x + b * M * K,
+                                        M, N, K, dst + b * M * N)) {
+        continue;
+      }
       if (words && !bf16_dp) {
         qmv_words(x + b * M * K, w.ptr + b * wsz, sb, bb, in[2].dtype(), dst + b * M * N, M, N, K, q.group_size(),
                   q.bits());

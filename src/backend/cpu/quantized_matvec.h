@@ -26,4 +26,13 @@ bool quantized_matvec_bf16_supported(int bits, int group_size, Dtype scale_type,
 void quantized_matvec_bf16(int group_size, const uint32_t* w, const void* scales, const void* biases,
                            Dtype scale_type, const float* x, int64_t M, int64_t N, int64_t K, float* out);
 
+// The same product with x quantized to int8 per 32 values (scale max|x| / 127, llama.cpp's Q8_0
+// scheme) on AVX512-VNNI int8 dot products (quantized_matvec_int8.cpp): bits 4 or 8, group sizes
+// that are multiples of 32 and tile (or are tiled by) 128 values for 4 bits / 64 for 8 bits, K a
+// multiple of that, up to four rows. Returns false, having written nothing, when x holds a NaN or
+// an infinity (int8 codes cannot carry them): the caller runs an exact kernel instead.
+bool quantized_matvec_int8_supported(int bits, int group_size, Dtype scale_type, int64_t M, int64_t K);
+bool quantized_matvec_int8(int bits, int group_size, const uint32_t* w, const void* scales, const void* biases,
+                           Dtype scale_type, const float* x, int64_t M, int64_t N, int64_t K, float* out);
+
 }  // namespace tessera

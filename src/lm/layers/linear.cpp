@@ -48,7 +48,8 @@ Linear Linear::concat(const std::vector<Linear>& parts) {
   if (q) {
     array wq = concatenate(w, 0), sc = concatenate(s, 0), bi = concatenate(b, 0);
     eval(wq, sc, bi);
-    out.quant_ = QuantizedWeight{wq, sc, bi, parts[0].quant_->group_size, parts[0].quant_->bits};
+    out.quant_ = QuantizedWeight{wq, sc, bi, parts[0].quant_->group_size, parts[0].quant_->bits,
+                                 parts[0].quant_->int8_activations};
   } else {
     // Concatenated as [out_total, in], like each part, and used through a transposed view: the
     // product then reads every output's weights as one contiguous row (a decode step streams
@@ -89,6 +90,9 @@ array Linear::quantized_product(const array& x) const {
     return astype(quantized_matmul(astype(x, bfloat16), q.wq, astype(q.scales, bfloat16), astype(q.biases, bfloat16),
                                    true, q.group_size, q.bits),
                   float32);
+  }
+  if (q.int8_activations && rows <= kInt8ActivationRows) {
+    return quantized_matmul_int8_activations(x, q.wq, q.scales, q.biases, true, q.group_size, q.bits);
   }
   return quantized_matmul(x, q.wq, q.scales, q.biases, true, q.group_size, q.bits);
 }

@@ -29,6 +29,8 @@ class Linear {
   array quantized_product(const array& x) const;
   // Rows of x from which a quantized product with float32 activations runs in bfloat16.
   static constexpr int64_t kBf16ProductRows = 32;
+  // Rows up to which an opted-in quantized product rounds x to int8 (the decoding shapes).
+  static constexpr int64_t kInt8ActivationRows = 4;
   std::optional<array> wt_;  // dense: [in, out] view of the [out, in] weight
   std::optional<QuantizedWeight> quant_;
   std::optional<array> bias_;

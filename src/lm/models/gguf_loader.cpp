@@ -146,7 +146,7 @@ LoadedModel load_gguf_model(const std::string& path, const LoadOptions& options)
     std::optional<gguf::QuantizedTensor> q;
     if (options.keep_quantized) q = r.load_quantized(t.name);
     if (q) {
-      w.quant = QuantizedWeight{q->wq, q->scales, q->biases, q->group_size, q->bits};
+      w.quant = QuantizedWeight{q->wq, q->scales, q->biases, q->group_size, q->bits, options.int8_activations};
       auto& [count, bits, group] = converted[gguf::tensor_type_name(t.type)];
       ++count;
       bits = q->bits;

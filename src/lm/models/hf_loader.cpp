@@ -124,6 +124,7 @@ class WeightCollector {
                                               file + ": module '" + module + "'", &w.shape);
     quantized_[std::to_string(p->bits) + "-bit group " + std::to_string(p->group_size)]++;
     if (options_.keep_quantized) {
+      q.int8_activations = options_.int8_activations;
       w.quant = q;
     } else {
       array d = dequantize(q.wq, q.scales, q.biases, q.group_size, q.bits, "affine", float32);

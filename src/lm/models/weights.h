@@ -17,6 +17,8 @@ struct QuantizedWeight {
   array wq, scales, biases;
   int group_size;
   int bits;
+  // Decoding products may round the activations to int8 (LoadOptions::int8_activations).
+  bool int8_activations = false;
 };
 
 struct Weight {

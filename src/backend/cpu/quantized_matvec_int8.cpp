@@ -1,0 +1,281 @@
+// Quantized matrix-vector products with the activations quantized to int8 on the fly, on the CPU's
+// int8 dot products (AVX512-VNNI vpdpbusd: 64 unsigned-code x signed-activation products per
+// instruction, int32 sums of four). x is cut into blocks of 32 values, each stored as int8 codes
+// times one float32 scale max|x| / 127 (llama.cpp's Q8_0 scheme for activations); weight codes
+// are unsigned bytes (8 bits) or nibbles (4 bits) used as they are. Per output:
+//   sum_g s_g * sum_{b in g} d_b * (q . xq)_b  +  b_g * sum(x in g)
+// with the bias term from the exact float32 group sums of x.
+//
+// 4 bits, per 128 values (64 bytes of a row): the low nibbles are the even values, the high
+// nibbles the odd ones, and x's codes are stored to match ([64 evens | 64 odds] per chunk), so
+// two vpdpbusd give int32 lanes j = values 8j..8j+7. 8 bits, per 64 values: one vpdpbusd, lane j
+// = values 4j..4j+3. A lane never straddles a 32-value x block or a group (group sizes are
+// multiples of 32), so each lane is scaled by one x-block scale and one group scale.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "backend/cpu/quantized_matvec.h"
+#include "core/thread_pool.h"
+#include "tessera/half_types.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define TESSERA_VNNI 1
+#define TESSERA_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#endif
+
+namespace tessera {
+
+#ifdef TESSERA_VNNI
+namespace {
+
+constexpr int64_t kXBlock = 32;
+
+TESSERA_VNNI_TARGET inline float sum_lanes(__m512 v) {
+  // Through memory: GCC 12's 512-bit reduce intrinsics trip -Wmaybe-uninitialized.
+  alignas(64) float l[16];
+  _mm512_store_ps(l, v);
+  float a = 0.f, b = 0.f;
+  for (int i = 0; i < 16; i += 2) {
+    a += l[i];
+    b += l[i + 1];
+  }
+  return a + b;
+}
+
+// x rows quantized: codes (in the kernel's order), per-lane block scales for every chunk (16
+// floats per chunk: lane j's x-block scale) and exact group sums.
+struct QuantizedX {
+  std::vector<int8_t> codes;  // [M, K]
+  std::vector<float> lane_scales;  // [M, chunks, 16]
+  std::vector<float> xsum;  // [M, G]
+};
+
+// False when x holds a NaN or an infinity, which int8 codes cannot carry.
+bool quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t group_size, QuantizedX& q) {
+  const int64_t chunk = bits == 4 ? 128 : 64;
+  const int64_t chunks = K / chunk, G = K / group_size;
+  q.codes.resize(size_t(M * K));
+  q.lane_scales.resize(size_t(M * chunks * 16));
+  q.xsum.resize(size_t(M * G));
+  std::vector<int8_t> natural(static_cast<size_t>(K));
+  std::vector<float> block_scale(static_cast<size_t>(K / kXBlock));
+  for (int64_t m = 0; m < M; ++m) {
+    const float* xm = x + m * K;
+    for (int64_t b = 0; b < K / kXBlock; ++b) {
+      float amax = 0.f;
+      for (int64_t i = 0; i < kXBlock; ++i) amax = std::max(amax, std::fabs(xm[b * kXBlock + i]));
+      if (!std::isfinite(amax)) return false;
+      for (int64_t i = 0; i < kXBlock; ++i)
+        if (std::isnan(xm[b * kXBlock + i])) return false;
+      const float d = amax / 127.f;
+      const float inv = d > 0.f ? 1.f / d : 0.f;
+      block_scale[size_t(b)] = d;
+      for (int64_t i = 0; i < kXBlock; ++i) {
+        natural[size_t(b * kXBlock + i)] = static_cast<int8_t>(std::lrint(xm[b * kXBlock + i] * inv));
+      }
+    }
+    int8_t* codes = q.codes.data() + m * K;
+    if (bits == 4) {
+      for (int64_t c = 0; c < chunks; ++c)
+        for (int64_t i = 0; i < 64; ++i) {
+          codes[c * 128 + i] = natural[size_t(c * 128 + 2 * i)];
+          codes[c * 128 + 64 + i] = natural[size_t(c * 128 + 2 * i + 1)];
+        }
+    } else {
+      std::memcpy(codes, natural.data(), size_t(K));
+    }
+    const int64_t values_per_lane = chunk / 16;
+    for (int64_t c = 0; c < chunks; ++c)
+      for (int64_t j = 0; j < 16; ++j)
+        q.lane_scales[size_t((m * chunks + c) * 16 + j)] =
+            block_scale[size_t((c * chunk + j * values_per_lane) / kXBlock)];
+    for (int64_t g = 0; g < G; ++g) {
+      float s = 0.f;
+      for (int64_t j = 0; j < group_size; ++j) s += xm[g * group_size + j];
+      q.xsum[size_t(m * G + g)] = s;
+    }
+  }
+  return true;
+}
+
+// Lane j of chunk c belongs to group (c * chunk + j * values_per_lane) / group_size: the lane
+// pattern within a chunk repeats, with the chunk's first group as offset when groups are no
+// larger than a chunk. Returns the per-lane group offsets and the groups a chunk advances.
+struct GroupLanes {
+  alignas(64) int32_t lane_group[16];
+  bool per_chunk_group;  // group_size >= chunk: one group for the whole chunk
+};
+
+GroupLanes group_lanes(int64_t chunk, int64_t group_size) {
+  GroupLanes gl{};
+  gl.per_chunk_group = group_size >= chunk;
+  for (int64_t j = 0; j < 16; ++j) gl.lane_group[j] = int32_t(gl.per_chunk_group ? 0 : j * (chunk / 16) / group_size);
+  return gl;
+}
+
+// R rows of w from row n; sf/bf: those rows' scales and biases as float32 (row stride G).
+template <int Bits, int MM, int R>
+TESSERA_VNNI_TARGET void block_int8(const uint8_t* w, int64_t row_bytes, const float* sf, const float* bf,
+                                    const QuantizedX& xq, const GroupLanes& gl, int64_t K, int64_t G,
+                                    int64_t group_size, int64_t n, int64_t n0, float* out, int64_t ldo) {
+  constexpr int64_t chunk = Bits == 4 ? 128 : 64;
+  const int64_t chunks = K / chunk;
+  const __m512i lane_group = _mm512_load_si512(gl.lane_group);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  __m512 tot[R][MM];
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MM; ++m) tot[r][m] = _mm512_setzero_ps();
+  const uint8_t* w0 = w + n * row_bytes;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t g0 = c * chunk / group_size;
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* wr = w0 + r * row_bytes + c * (chunk * Bits / 8);
+      _mm_prefetch(reinterpret_cast<const char*>(wr + R * row_bytes), _MM_HINT_T0);
+      const float* srow = sf + r * G;
+      // The maskz forms: GCC 12 flags the plain ones' undefined pass-through as uninitialized.
+      const __m512 sv = gl.per_chunk_group
+                            ? _mm512_set1_ps(srow[g0])
+                            : _mm512_maskz_permutexvar_ps(0xFFFF, lane_group, _mm512_loadu_ps(srow + g0));
+      const __m512i bytes = _mm512_loadu_si512(wr);
+      __m512i lo, hi;
+      if constexpr (Bits == 4) {
+        lo = _mm512_and_si512(bytes, low4);
+        hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
+      }
+      for (int m = 0; m < MM; ++m) {
+        const int8_t* xc = xq.codes.data() + m * K + c * chunk;
+        __m512i acc;
+        if constexpr (Bits == 4) {
+          acc = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xc));
+          acc = _mm512_dpbusd_epi32(acc, hi, _mm512_loadu_si512(xc + 64));
+        } else {
+          acc = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bytes, _mm512_loadu_si512(xc));
+        }
+        const __m512 dx = _mm512_loadu_ps(xq.lane_scales.data() + (m * chunks + c) * 16);
+        tot[r][m] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, acc), _mm512_mul_ps(sv, dx), tot[r][m]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MM; ++m) {
+      __m512 t = tot[r][m];
+      const float* br = bf + r * G;
+      const float* xs = xq.xsum.data() + m * G;
+      int64_t g = 0;
+      for (; g + 16 <= G; g += 16) t = _mm512_fmadd_ps(_mm512_loadu_ps(br + g), _mm512_loadu_ps(xs + g), t);
+      if (g < G) {
+        const __mmask16 k = static_cast<__mmask16>((1u << (G - g)) - 1);
+        t = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, br + g), _mm512_maskz_loadu_ps(k, xs + g), t);
+      }
+      out[m * ldo + (n + r - n0)] = sum_lanes(t);
+    }
+}
+
+template <int Bits, int MM, typename S>
+void rows_int8(const uint8_t* w, int64_t row_bytes, const S* sc, const S* bi, const QuantizedX& xq,
+               const GroupLanes& gl, int64_t K, int64_t G, int64_t group_size, int64_t n0, int64_t n1, float* out,
+               int64_t ldo) {
+  constexpr int R = MM == 1 ? 4 : MM == 2 ? 2 : 1;
+  // Scales and biases of the rows in hand widened to float32; the lane permute reads up to 16
+  // groups past a chunk's first, hence the padding.
+  std::vector<float> buf(size_t(2 * R * G + 32), 0.f);
+  float* sbuf = buf.data();
+  float* bbuf = buf.data() + R * G + 16;
+  auto widen = [&](int64_t n, int64_t rows) {
+    for (int64_t i = 0; i < rows * G; ++i) {
+      if constexpr (std::is_same_v<S, float>) {
+        sbuf[i] = sc[n * G + i];
+        bbuf[i] = bi[n * G + i];
+      } else {
+        sbuf[i] = float(sc[n * G + i]);
+        bbuf[i] = float(bi[n * G + i]);
+      }
+    }
+  };
+  int64_t n = n0;
+  for (; n + R <= n1; n += R) {
+    widen(n, R);
+    block_int8<Bits, MM, R>(w, row_bytes, sbuf, bbuf, xq, gl, K, G, group_size, n, n0, out, ldo);
+  }
+  for (; n < n1; ++n) {
+    widen(n, 1);
+    block_int8<Bits, MM, 1>(w, row_bytes, sbuf, bbuf, xq, gl, K, G, group_size, n, n0, out, ldo);
+  }
+}
+
+template <int Bits, typename S>
+void rows_for_m(int64_t M, const uint8_t* w, int64_t row_bytes, const void* sc, const void* bi, const QuantizedX& xq,
+                const GroupLanes& gl, int64_t K, int64_t G, int64_t gs, int64_t n0, int64_t n1, float* out,
+                int64_t ldo) {
+  const S* s = static_cast<const S*>(sc);
+  const S* b = static_cast<const S*>(bi);
+  switch (M) {
+    case 1: return rows_int8<Bits, 1, S>(w, row_bytes, s, b, xq, gl, K, G, gs, n0, n1, out, ldo);
+    case 2: return rows_int8<Bits, 2, S>(w, row_bytes, s, b, xq, gl, K, G, gs, n0, n1, out, ldo);
+    case 3: return rows_int8<Bits, 3, S>(w, row_bytes, s, b, xq, gl, K, G, gs, n0, n1, out, ldo);
+    default: return rows_int8<Bits, 4, S>(w, row_bytes, s, b, xq, gl, K, G, gs, n0, n1, out, ldo);
+  }
+}
+
+template <int Bits>
+void rows_any_scale(Dtype st, int64_t M, const uint8_t* w, int64_t row_bytes, const void* sc, const void* bi,
+                    const QuantizedX& xq, const GroupLanes& gl, int64_t K, int64_t G, int64_t gs, int64_t n0,
+                    int64_t n1, float* out, int64_t ldo) {
+  if (st == float32) return rows_for_m<Bits, float>(M, w, row_bytes, sc, bi, xq, gl, K, G, gs, n0, n1, out, ldo);
+  if (st == bfloat16) return rows_for_m<Bits, bfloat16_t>(M, w, row_bytes, sc, bi, xq, gl, K, G, gs, n0, n1, out, ldo);
+  rows_for_m<Bits, float16_t>(M, w, row_bytes, sc, bi, xq, gl, K, G, gs, n0, n1, out, ldo);
+}
+
+}  // namespace
+
+bool quantized_matvec_int8_supported(int bits, int group_size, Dtype scale_type, int64_t M, int64_t K) {
+  static const bool cpu = [] {
+    // AVX512-VNNI is CPUID leaf 7, sub-leaf 0, ECX bit 11; AVX512BW's check also covers the OS
+    // saving the zmm state.
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__builtin_cpu_supports("avx512bw") || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (c & (1u << 11)) != 0;
+  }();
+  const bool scales = scale_type == float32 || scale_type == bfloat16 || scale_type == float16;
+  const int64_t chunk = bits == 4 ? 128 : 64;
+  // Groups either tile a chunk or cover whole chunks, so a lane's group is the chunk's first group
+  // plus a fixed lane offset.
+  const bool groups = group_size % 32 == 0 && (chunk % group_size == 0 || group_size % chunk == 0);
+  return cpu && scales && (bits == 4 || bits == 8) && groups && K % chunk == 0 && K > 0 && M >= 1 && M <= 4;
+}
+
+bool quantized_matvec_int8(int bits, int group_size, const uint32_t* w, const void* scales, const void* biases,
+                           Dtype scale_type, const float* x, int64_t M, int64_t N, int64_t K, float* out) {
+  const int64_t G = K / group_size;
+  QuantizedX xq;
+  if (!quantize_x(bits, x, M, K, group_size, xq)) return false;
+  const GroupLanes gl = group_lanes(bits == 4 ? 128 : 64, group_size);
+  const int64_t row_bytes = K * bits / 8;
+  const auto* wb = reinterpret_cast<const uint8_t*>(w);
+  const int64_t grain = std::max<int64_t>(4, kStreamGrainBytes / std::max<int64_t>(1, row_bytes));
+  parallel_for(N, grain, [&](int64_t n0, int64_t n1) {
+    if (bits == 4) {
+      rows_any_scale<4>(scale_type, M, wb, row_bytes, scales, biases, xq, gl, K, G, group_size, n0, n1, out + n0, N);
+    } else {
+      rows_any_scale<8>(scale_type, M, wb, row_bytes, scales, biases, xq, gl, K, G, group_size, n0, n1, out + n0, N);
+    }
+  });
+  return true;
+}
+
+#else
+
+bool quantized_matvec_int8_supported(int, int, Dtype, int64_t, int64_t) { return false; }
+bool quantized_matvec_int8(int, int, const uint32_t*, const void*, const void*, Dtype, const float*, int64_t, int64_t,
+                           int64_t, float*) {
+  return false;
+}
+
+#endif
+
+}  // namespace tessera
