@@ -9,7 +9,9 @@
 // even values, high nibbles the odd ones; x is arranged to match ([32 evens | 32 odds]). The
 // dot-product lanes 0-7 then cover values 0-31 and lanes 8-15 values 32-63, so a group of 32
 // or more scales whole halves of the accumulator.
+#include "backend/cpu/float_type_code.h"
 #include "backend/cpu/quantized_matvec.h"
+#include "core/convert.h"
 
 #include <algorithm>
 #include <cstring>
@@ -31,9 +33,6 @@ namespace tessera {
 #ifdef TESSERA_BF16_DP
 namespace {
 
-inline float to_float(float v) { return v; }
-inline float to_float(bfloat16_t v) { return float(v); }
-inline float to_float(float16_t v) { return float(v); }
 
 TESSERA_BF16_TARGET inline __m512bh as_bh(__m512i v) { return reinterpret_cast<__m512bh&>(v); }
 
@@ -135,7 +134,7 @@ TESSERA_BF16_TARGET void rows_4bit(const uint8_t* w, int64_t row_bytes, const S*
     if constexpr (std::is_same_v<S, float>) {
       return p + n * G;
     } else {
-      for (int64_t i = 0; i < rows * G; ++i) dst[i] = to_float(p[n * G + i]);
+      copy_convert(p + n * G, float_dtype_of<S>(), dst, float32, size_t(rows * G));
       return dst;
     }
   };

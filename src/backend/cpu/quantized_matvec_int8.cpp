@@ -17,7 +17,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "backend/cpu/float_type_code.h"
 #include "backend/cpu/quantized_matvec.h"
+#include "core/convert.h"
 #include "core/thread_pool.h"
 #include "tessera/half_types.h"
 
@@ -187,15 +189,8 @@ void rows_int8(const uint8_t* w, int64_t row_bytes, const S* sc, const S* bi, co
   float* sbuf = buf.data();
   float* bbuf = buf.data() + R * G + 16;
   auto widen = [&](int64_t n, int64_t rows) {
-    for (int64_t i = 0; i < rows * G; ++i) {
-      if constexpr (std::is_same_v<S, float>) {
-        sbuf[i] = sc[n * G + i];
-        bbuf[i] = bi[n * G + i];
-      } else {
-        sbuf[i] = float(sc[n * G + i]);
-        bbuf[i] = float(bi[n * G + i]);
-      }
-    }
+    copy_convert(sc + n * G, float_dtype_of<S>(), sbuf, float32, size_t(rows * G));
+    copy_convert(bi + n * G, float_dtype_of<S>(), bbuf, float32, size_t(rows * G));
   };
   int64_t n = n0;
   for (; n + R <= n1; n += R) {
