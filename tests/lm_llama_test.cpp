@@ -196,7 +196,11 @@ TEST(GgufWriter, RoundTripsMetadataOfEveryTypeAndTensors) {
     auto qt = r.load_quantized(name);
     ASSERT_TRUE(qt.has_value());
     EXPECT_EQ(qt->bits, std::string(name) == "q8" ? 8 : 4);
-    EXPECT_EQ(to_floats(dequantize(qt->wq, qt->scales, qt->biases, qt->group_size, qt->bits)), d) << name;
+    // Q4_0's and Q8_0's scales and biases (d and -8d, -128d) are float16 values: kept as float16.
+    EXPECT_EQ(qt->scales.dtype(), float16);
+    EXPECT_EQ(qt->biases.dtype(), float16);
+    EXPECT_EQ(to_floats(dequantize(qt->wq, qt->scales, qt->biases, qt->group_size, qt->bits, "affine", float32)), d)
+        << name;
   }
   EXPECT_FALSE(r.load_quantized("f32").has_value());
 }

@@ -571,6 +571,20 @@ std::optional<QuantizedTensor> Reader::load_quantized(std::string_view name) con
     detail::to_affine(t.type, src + a * block_bytes, w + a * block_words, sc + a * block_groups, bi + a * block_groups,
                       b - a);
   });
+  // Types whose scales and biases are float16 in the file (Q4_0, Q4_1, Q8_0: d and -8d, d and m,
+  // d and -128d) come out exactly representable in float16: stored so, they take half the bytes
+  // the decoding products read beside the codes. K-quants' products of two scales usually are not.
+  auto exact_in_half = [](const float* v, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+      if (float(float16_t(v[i])) != v[i]) return false;
+    return true;
+  };
+  const int64_t n_scales = rows * groups;
+  if (exact_in_half(sc, n_scales) && exact_in_half(bi, n_scales)) {
+    scales = astype(scales, float16);
+    biases = astype(biases, float16);
+    eval(scales, biases);
+  }
   return QuantizedTensor{wq, scales, biases, f.group_size, f.bits};
 }
 
