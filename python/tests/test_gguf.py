@@ -94,7 +94,9 @@ def test_quantized_tensors_come_back_as_triplets(tmp_path):
     assert set(arrays) == {"blk.0.ffn_up.weight", "blk.0.ffn_up.scales", "blk.0.ffn_up.biases"}
     w, s, b = arrays["blk.0.ffn_up.weight"], arrays["blk.0.ffn_up.scales"], arrays["blk.0.ffn_up.biases"]
     assert w.dtype == mx.uint32 and s.shape == (3, 2)
-    np.testing.assert_allclose(np.array(mx.dequantize(w, s, b, group_size=32, bits=8)), want, rtol=1e-6, atol=1e-7)
+    assert s.dtype == mx.float16 and b.dtype == mx.float16  # Q8_0's d and -128 d, exactly (as MLX loads them)
+    deq = mx.dequantize(w, s, b, group_size=32, bits=8, dtype=mx.float32)
+    np.testing.assert_allclose(np.array(deq), want, rtol=1e-6, atol=1e-7)
     x = mx.array(np.random.default_rng(1).standard_normal((2, 64)).astype(np.float32))
     got = mx.quantized_matmul(x, w, s, b, transpose=True, group_size=32, bits=8)
     np.testing.assert_allclose(np.array(got), np.array(x) @ want.T, rtol=1e-4, atol=1e-4)
