@@ -728,14 +728,7 @@ void qmv_words(const float* x, const uint32_t* w, const void* sc, const void* bi
                int N, int K, int gs, int bits) {
   const int G = K / gs;
   const int64_t wcols = int64_t(K) * bits / 32;
-  std::vector<float> xsum(size_t(M) * G);
-  for (int m = 0; m < M; ++m)
-    for (int g = 0; g < G; ++g) {
-      const float* xg = x + int64_t(m) * K + int64_t(g) * gs;
-      float t = 0.f;
-      for (int j = 0; j < gs; ++j) t += xg[j];
-      xsum[size_t(m) * G + g] = t;
-    }
+  const std::vector<float> xsum = group_sums(x, M, K, gs);
   std::vector<float> xp;
   const float* xin = x;
   if (bits != 8) {
@@ -776,14 +769,7 @@ void qmm_single(const float* x, const uint32_t* w, const float* sc, const float*
     if (word_kernel_fits(bits, gs, K)) return qmv_words(x, w, sc, bi, float32, out, M, N, K, gs, bits);
     // Matrix-vector: per-row x group sums and (for power-of-two bits) the permuted x.
     const int W = gs * bits / 32;
-    std::vector<float> xsum(size_t(M) * G);
-    for (int m = 0; m < M; ++m)
-      for (int g = 0; g < G; ++g) {
-        const float* xg = x + int64_t(m) * K + int64_t(g) * gs;
-        float t = 0.f;
-        for (int j = 0; j < gs; ++j) t += xg[j];
-        xsum[size_t(m) * G + g] = t;
-      }
+    const std::vector<float> xsum = group_sums(x, M, K, gs);
     int64_t grain = std::min<int64_t>(256, std::max<int64_t>(16, int64_t(1 << 20) / std::max<int64_t>(1, int64_t(K) * M)));
     bool p2 = 32 % bits == 0;
     int epw = 32 / bits;

@@ -163,12 +163,25 @@ bool quantized_matvec_supported(int bits, int group_size, Dtype scale_type, int6
   return false;
 }
 
+std::vector<float> group_sums(const float* x, int64_t M, int64_t K, int64_t group_size) {
+  const int64_t G = K / group_size;
+  std::vector<float> out(size_t(M * G));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t g = 0; g < G; ++g) {
+      const float* xg = x + m * K + g * group_size;
+      float s = 0.f;
+      for (int64_t j = 0; j < group_size; ++j) s += xg[j];
+      out[size_t(m * G + g)] = s;
+    }
+  return out;
+}
+
 void quantized_matvec(int bits, int group_size, const uint32_t* w, const void* scales, const void* biases,
                       Dtype scale_type, const float* x, int64_t M, int64_t N, int64_t K, float* out) {
   const int64_t L = lanes();
-  const int64_t G = K / group_size;
   // x in the order the kernel's fields come out, and its group sums (for the biases).
-  std::vector<float> xp(size_t(M * K)), xsum(size_t(M * G));
+  std::vector<float> xp(size_t(M * K));
+  const std::vector<float> xsum = group_sums(x, M, K, group_size);
   for (int64_t m = 0; m < M; ++m) {
     const float* xm = x + m * K;
     float* dst = xp.data() + m * K;
@@ -180,11 +193,6 @@ void quantized_matvec(int bits, int group_size, const uint32_t* w, const void* s
         }
     } else {
       std::memcpy(dst, xm, size_t(K) * sizeof(float));
-    }
-    for (int64_t g = 0; g < G; ++g) {
-      float s = 0.f;
-      for (int64_t j = 0; j < group_size; ++j) s += xm[g * group_size + j];
-      xsum[size_t(m * G + g)] = s;
     }
   }
   const int64_t row_bytes = K * bits / 8;

@@ -5,10 +5,15 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "tessera/dtype.h"
 
 namespace tessera {
+
+// The sums of x [M, K] over consecutive groups of group_size values: [M, K / group_size], the
+// factor of each group's bias in an affine-quantized product.
+std::vector<float> group_sums(const float* x, int64_t M, int64_t K, int64_t group_size);
 
 // True when quantized_matvec handles this layout on this CPU: bits 4 or 8, a group size the
 // vector width divides (4 bits: two vectors' worth of values), scales in float32, bfloat16 or

@@ -9,6 +9,7 @@
 // even values, high nibbles the odd ones; x is arranged to match ([32 evens | 32 odds]). The
 // dot-product lanes 0-7 then cover values 0-31 and lanes 8-15 values 32-63, so a group of 32
 // or more scales whole halves of the accumulator.
+#include "backend/cpu/avx512_helpers.h"
 #include "backend/cpu/float_type_code.h"
 #include "backend/cpu/quantized_matvec.h"
 #include "core/convert.h"
@@ -22,7 +23,6 @@
 #include "tessera/half_types.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
 #include <immintrin.h>
 #define TESSERA_BF16_DP 1
 #define TESSERA_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
@@ -36,18 +36,6 @@ namespace {
 
 TESSERA_BF16_TARGET inline __m512bh as_bh(__m512i v) { return reinterpret_cast<__m512bh&>(v); }
 
-TESSERA_BF16_TARGET inline float sum_lanes(__m512 v) {
-  // Through memory: GCC 12's expansions of the 512-bit extract and reduce intrinsics trip
-  // -Wmaybe-uninitialized. Once per output row, so the cost does not matter.
-  alignas(64) float l[16];
-  _mm512_store_ps(l, v);
-  float a = 0.f, b = 0.f;
-  for (int i = 0; i < 16; i += 2) {
-    a += l[i];
-    b += l[i + 1];
-  }
-  return a + b;
-}
 
 // R rows of w starting at row n into out[m * ldo + (n - n0)], for MM rows of x (R independent
 // accumulation chains; R = 4 when there is one x row). gidx[2c], gidx[2c + 1]: the groups of the
@@ -104,18 +92,7 @@ TESSERA_BF16_TARGET inline void block_4bit(const uint8_t* w, int64_t row_bytes, 
   }
   for (int r = 0; r < R; ++r) {
     for (int m = 0; m < MM; ++m) {
-      // The biases' share, sum_g b_g * sum(x in g), on vectors: a scalar loop here is a serial
-      // chain of G multiply-adds per row, as long as the whole chunk loop for short rows.
-      __m512 t = tot[r][m];
-      const float* br = b0 + r * G;
-      const float* xs = xsum + m * G;
-      int64_t g = 0;
-      for (; g + 16 <= G; g += 16) t = _mm512_fmadd_ps(_mm512_loadu_ps(br + g), _mm512_loadu_ps(xs + g), t);
-      if (g < G) {
-        const __mmask16 k = static_cast<__mmask16>((1u << (G - g)) - 1);
-        t = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, br + g), _mm512_maskz_loadu_ps(k, xs + g), t);
-      }
-      out[m * ldo + (n + r - n0)] = sum_lanes(t);
+      out[m * ldo + (n + r - n0)] = avx512::sum_with_bias_dot(tot[r][m], b0 + r * G, xsum + m * G, G);
     }
   }
 }
@@ -180,22 +157,15 @@ uint16_t bf16_round(float f) { return bfloat16_t(f).bits; }
 }  // namespace
 
 bool quantized_matvec_bf16_supported(int bits, int group_size, Dtype scale_type, int64_t M, int64_t K) {
-  static const bool cpu = [] {
-    // AVX512-BF16 is CPUID leaf 7, sub-leaf 1, EAX bit 5 (compilers differ in naming it for
-    // __builtin_cpu_supports); AVX512BW's check also covers the OS saving the zmm state.
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (!__builtin_cpu_supports("avx512bw") || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
-    return (a & (1u << 5)) != 0;
-  }();
-  const bool scales = scale_type == float32 || scale_type == bfloat16 || scale_type == float16;
-  return cpu && scales && bits == 4 && group_size % 32 == 0 && K % 64 == 0 && M >= 1 && M <= 4;
+  return avx512::has_bf16() && float_type_code(scale_type) >= 0 && bits == 4 && group_size % 32 == 0 && K % 64 == 0 &&
+         M >= 1 && M <= 4;
 }
 
 void quantized_matvec_bf16(int group_size, const uint32_t* w, const void* scales, const void* biases,
                            Dtype scale_type, const float* x, int64_t M, int64_t N, int64_t K, float* out) {
   const int64_t G = K / group_size;
   std::vector<uint16_t> xh(size_t(M * K)), xl(size_t(M * K));
-  std::vector<float> xsum(size_t(M * G));
+  const std::vector<float> xsum = group_sums(x, M, K, group_size);
   bool use_lo = false;
   for (int64_t m = 0; m < M; ++m) {
     const float* xm = x + m * K;
@@ -210,11 +180,6 @@ void quantized_matvec_bf16(int group_size, const uint32_t* w, const void* scales
           xl[size_t(at)] = bf16_round(rest);
           use_lo = use_lo || rest != 0.f;
         }
-    for (int64_t g = 0; g < G; ++g) {
-      float s = 0.f;
-      for (int64_t j = 0; j < group_size; ++j) s += xm[g * group_size + j];
-      xsum[size_t(m * G + g)] = s;
-    }
   }
   std::vector<int32_t> gidx(size_t(K / 32));
   for (int64_t h = 0; h < K / 32; ++h) gidx[size_t(h)] = int32_t(h * 32 / group_size);

@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "backend/cpu/avx512_helpers.h"
 #include "backend/cpu/float_type_code.h"
 #include "backend/cpu/quantized_matvec.h"
 #include "core/convert.h"
@@ -24,7 +25,6 @@
 #include "tessera/half_types.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
 #include <immintrin.h>
 #define TESSERA_VNNI 1
 #define TESSERA_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
@@ -37,17 +37,6 @@ namespace {
 
 constexpr int64_t kXBlock = 32;
 
-TESSERA_VNNI_TARGET inline float sum_lanes(__m512 v) {
-  // Through memory: GCC 12's 512-bit reduce intrinsics trip -Wmaybe-uninitialized.
-  alignas(64) float l[16];
-  _mm512_store_ps(l, v);
-  float a = 0.f, b = 0.f;
-  for (int i = 0; i < 16; i += 2) {
-    a += l[i];
-    b += l[i + 1];
-  }
-  return a + b;
-}
 
 // x rows quantized: codes (in the kernel's order), per-lane block scales for every chunk (16
 // floats per chunk: lane j's x-block scale) and exact group sums.
@@ -60,10 +49,9 @@ struct QuantizedX {
 // False when x holds a NaN or an infinity, which int8 codes cannot carry.
 bool quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t group_size, QuantizedX& q) {
   const int64_t chunk = bits == 4 ? 128 : 64;
-  const int64_t chunks = K / chunk, G = K / group_size;
+  const int64_t chunks = K / chunk;
   q.codes.resize(size_t(M * K));
   q.lane_scales.resize(size_t(M * chunks * 16));
-  q.xsum.resize(size_t(M * G));
   std::vector<int8_t> natural(static_cast<size_t>(K));
   std::vector<float> block_scale(static_cast<size_t>(K / kXBlock));
   for (int64_t m = 0; m < M; ++m) {
@@ -96,12 +84,8 @@ bool quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t group_si
       for (int64_t j = 0; j < 16; ++j)
         q.lane_scales[size_t((m * chunks + c) * 16 + j)] =
             block_scale[size_t((c * chunk + j * values_per_lane) / kXBlock)];
-    for (int64_t g = 0; g < G; ++g) {
-      float s = 0.f;
-      for (int64_t j = 0; j < group_size; ++j) s += xm[g * group_size + j];
-      q.xsum[size_t(m * G + g)] = s;
-    }
   }
+  q.xsum = group_sums(x, M, K, group_size);
   return true;
 }
 
@@ -165,16 +149,7 @@ TESSERA_VNNI_TARGET void block_int8(const uint8_t* w, int64_t row_bytes, const f
   }
   for (int r = 0; r < R; ++r)
     for (int m = 0; m < MM; ++m) {
-      __m512 t = tot[r][m];
-      const float* br = bf + r * G;
-      const float* xs = xq.xsum.data() + m * G;
-      int64_t g = 0;
-      for (; g + 16 <= G; g += 16) t = _mm512_fmadd_ps(_mm512_loadu_ps(br + g), _mm512_loadu_ps(xs + g), t);
-      if (g < G) {
-        const __mmask16 k = static_cast<__mmask16>((1u << (G - g)) - 1);
-        t = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, br + g), _mm512_maskz_loadu_ps(k, xs + g), t);
-      }
-      out[m * ldo + (n + r - n0)] = sum_lanes(t);
+      out[m * ldo + (n + r - n0)] = avx512::sum_with_bias_dot(tot[r][m], bf + r * G, xq.xsum.data() + m * G, G);
     }
 }
 
@@ -229,19 +204,12 @@ void rows_any_scale(Dtype st, int64_t M, const uint8_t* w, int64_t row_bytes, co
 }  // namespace
 
 bool quantized_matvec_int8_supported(int bits, int group_size, Dtype scale_type, int64_t M, int64_t K) {
-  static const bool cpu = [] {
-    // AVX512-VNNI is CPUID leaf 7, sub-leaf 0, ECX bit 11; AVX512BW's check also covers the OS
-    // saving the zmm state.
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (!__builtin_cpu_supports("avx512bw") || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-    return (c & (1u << 11)) != 0;
-  }();
-  const bool scales = scale_type == float32 || scale_type == bfloat16 || scale_type == float16;
   const int64_t chunk = bits == 4 ? 128 : 64;
   // Groups either tile a chunk or cover whole chunks, so a lane's group is the chunk's first group
   // plus a fixed lane offset.
   const bool groups = group_size % 32 == 0 && (chunk % group_size == 0 || group_size % chunk == 0);
-  return cpu && scales && (bits == 4 || bits == 8) && groups && K % chunk == 0 && K > 0 && M >= 1 && M <= 4;
+  return avx512::has_vnni() && float_type_code(scale_type) >= 0 && (bits == 4 || bits == 8) && groups &&
+         K % chunk == 0 && K > 0 && M >= 1 && M <= 4;
 }
 
 bool quantized_matvec_int8(int bits, int group_size, const uint32_t* w, const void* scales, const void* biases,
