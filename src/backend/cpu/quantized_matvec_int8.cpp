@@ -89,9 +89,9 @@ bool quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t group_si
   return true;
 }
 
-// Lane j of chunk c belongs to group (c * chunk + j * values_per_lane) / group_size: the lane
-// pattern within a chunk repeats, with the chunk's first group as offset when groups are no
-// larger than a chunk. Returns the per-lane group offsets and the groups a chunk advances.
+// Lane j of chunk c belongs to group (c * chunk + j * values_per_lane) / group_size: the chunk's
+// first group plus a lane offset that is the same for every chunk (groups tile chunks), or the
+// chunk's one group (groups cover whole chunks).
 struct GroupLanes {
   alignas(64) int32_t lane_group[16];
   bool per_chunk_group;  // group_size >= chunk: one group for the whole chunk
