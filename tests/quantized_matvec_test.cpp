@@ -17,22 +17,35 @@ namespace {
 
 using testing::values_f64;
 
+struct Case {
+  int bits, gs, K, N;
+};
+
+// A random [N, K] weight quantized as `c` says, scales and biases stored as `d`, and its
+// dequantization (with those rounded scales) in float64 for the references.
+struct RandomQuantized {
+  array wq, sc, bi;
+  std::vector<double> dense;
+};
+
+RandomQuantized random_quantized(const Case& c, Dtype d) {
+  auto q = quantize(random::normal({c.N, c.K}), c.gs, c.bits);
+  array wq = q[0], sc = astype(q[1], d), bi = astype(q[2], d);
+  array dense = dequantize(wq, sc, bi, c.gs, c.bits, "affine", float32);
+  eval(wq, sc, bi, dense);
+  return {wq, sc, bi, values_f64(dense)};
+}
+
 TEST(QuantizedMatvec, DecodeShapesMatchTheDequantizedProduct) {
   random::seed(11);
-  struct Case {
-    int bits, gs, K, N;
-  };
   const std::vector<Case> cases = {{4, 32, 576, 70},  {4, 64, 576, 33},  {4, 128, 640, 20}, {8, 16, 576, 41},
                                    {8, 32, 576, 37},  {8, 64, 2048, 9},  {4, 32, 2048, 50}, {8, 128, 384, 12}};
   for (Dtype d : {float32, bfloat16, float16}) {
     for (const auto& c : cases) {
-      array w = random::normal({c.N, c.K});
-      auto q = quantize(w, c.gs, c.bits);
-      array wq = q[0], sc = astype(q[1], d), bi = astype(q[2], d);
       // The reference dequantizes with the same (rounded) scales and biases.
-      array dense = dequantize(wq, sc, bi, c.gs, c.bits, "affine", float32);
-      eval(wq, sc, bi, dense);
-      auto wd = values_f64(dense);
+      const RandomQuantized qw = random_quantized(c, d);
+      const array &wq = qw.wq, &sc = qw.sc, &bi = qw.bi;
+      const std::vector<double>& wd = qw.dense;
       for (int M : {1, 2, 3, 4}) {
         array x = astype(random::normal({M, c.K}), d);
         x.eval();
@@ -72,19 +85,13 @@ TEST(QuantizedMatvec, DecodeShapesMatchTheDequantizedProduct) {
 // rounding); on CPUs with the int8 kernels it must actually differ (the kernel ran).
 TEST(QuantizedMatvec, Int8ActivationsStayWithinTheirRoundingBound) {
   random::seed(12);
-  struct Case {
-    int bits, gs, K, N;
-  };
   const std::vector<Case> cases = {{4, 32, 512, 37}, {4, 64, 2048, 70}, {4, 128, 384, 9},  {4, 128, 1024, 5},
                                    {8, 32, 576, 33}, {8, 64, 2048, 20}, {8, 128, 640, 11}};
   for (Dtype d : {float32, bfloat16, float16}) {
     for (const auto& c : cases) {
-      array w = random::normal({c.N, c.K});
-      auto q = quantize(w, c.gs, c.bits);
-      array wq = q[0], sc = astype(q[1], d), bi = astype(q[2], d);
-      array dense = dequantize(wq, sc, bi, c.gs, c.bits, "affine", float32);
-      eval(wq, sc, bi, dense);
-      auto wd = values_f64(dense);
+      const RandomQuantized qw = random_quantized(c, d);
+      const array &wq = qw.wq, &sc = qw.sc, &bi = qw.bi;
+      const std::vector<double>& wd = qw.dense;
       const bool kernel = quantized_matvec_int8_supported(c.bits, c.gs, d, 1, c.K);
       for (int M : {1, 2, 4}) {
         // An outlier per row, as activations have.
