@@ -100,6 +100,7 @@ BENCHMARK(BM_Stories260K_PP128)->Unit(benchmark::kMillisecond)->UseRealTime();
 void BM_DecodeOp(benchmark::State& state, int op) {
   tb::set_num_threads(1);
   tb::array x = tessera_bench::make_input({1, 64}, 1), w = tessera_bench::make_input({64, 344}, 2);
+  tb::array w_rows = tessera_bench::make_input({344, 64}, 9);  // a weight as GGUF stores it: [out, in]
   tb::array h = tessera_bench::make_input({1, 172}, 3), cache = tessera_bench::make_input({1, 4, 256, 8}, 4);
   tb::array kv = tessera_bench::make_input({1, 4, 1, 8}, 5), q = tessera_bench::make_input({1, 8, 1, 8}, 6);
   tb::array norm_w = tessera_bench::make_input({64}, 7, 0.5f, 1.5f), freqs = tessera_bench::make_input({4}, 8, 1.f, 2.f);
@@ -112,6 +113,7 @@ void BM_DecodeOp(benchmark::State& state, int op) {
       case 2: return tb::slice_update(cache, kv, tb::Shape{0, 0, 64, 0}, tb::Shape{1, 4, 65, 8});
       case 3: return tb::fast::rms_norm(x, norm_w, 1e-5f);
       case 4: return tb::fast::rope(tb::reshape(tb::concatenate({q, kv}, 1), {1, 12, 1, 8}), 8, true, std::nullopt, 1.f, 64, freqs);
+      case 6: return tb::matmul(x, tb::transpose(w_rows));
       default: return tb::add(h, h);
     }
   };
@@ -126,6 +128,7 @@ BENCHMARK_CAPTURE(BM_DecodeOp, slice_update_kv_cache, 2)->Unit(benchmark::kMicro
 BENCHMARK_CAPTURE(BM_DecodeOp, rms_norm_64, 3)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_DecodeOp, rope_12heads, 4)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_DecodeOp, add_172, 5)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_DecodeOp, matmul_1x64x344_weight_rows, 6)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

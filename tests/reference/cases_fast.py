@@ -197,8 +197,11 @@ def cases(rng):
         return (rng.standard_normal((B, Hq, Lq, D)).astype(dt), rng.standard_normal((B, Hkv, Lk, D)).astype(dt),
                 rng.standard_normal((B, Hkv, Lk, D)).astype(dt))
 
+    # The last three decode with heads narrower than a vector (gathered scores, masked value
+    # rows): key counts that end in a partial block, groups of 1-6 query heads, a 12-wide head.
     for (B, Hq, Hkv, Lq, Lk, D) in ((1, 2, 2, 1, 10, 16), (2, 4, 2, 1, 33, 32), (1, 8, 2, 5, 20, 8),
-                                    (2, 2, 1, 12, 12, 16)):
+                                    (2, 2, 1, 12, 12, 16), (1, 8, 4, 1, 37, 8), (1, 6, 1, 1, 21, 12),
+                                    (2, 5, 5, 1, 3, 4)):
         q, k, v = qkv(B, Hq, Hkv, Lq, Lk, D)
         scale = 1.0 / np.sqrt(D)
         tag = f"{B}_{Hq}_{Hkv}_{Lq}_{Lk}_{D}"

@@ -764,11 +764,62 @@ HWY_INLINE void ScoreTile(const float* q, int64_t D, const KVElem<kKind>* k, int
   }
 }
 
+// Scores of GB query rows for heads narrower than a vector (stories260K's are 8 wide), float32
+// keys: lane i of the gather at element x holds k[(j + i) * ks + x], so a block of N keys takes D
+// gathers and D broadcast FMAs per row, with no horizontal sums.
+template <int GB>
+HWY_INLINE void ScoresNarrowRows(const float* q, int64_t D, const float* k, int64_t ks, int64_t nk, float* s,
+                                 int64_t ss) {
+  const DF d;
+  const hn::RebindToSigned<DF> di;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const auto iota = hn::Iota(di, 0), stride = hn::Set(di, int32_t(ks));
+  HWY_ALIGN float part[GB][hn::MaxLanes(DF())];
+  for (int64_t j = 0; j < nk; j += N) {
+    const int64_t count = std::min(N, nk - j);
+    // A partial block re-reads its last key in the spare lanes rather than reading past the cache.
+    const auto lanes = count == N ? iota : hn::Min(iota, hn::Set(di, int32_t(count - 1)));
+    const auto idx = hn::Mul(lanes, stride);
+    const float* kj = k + j * ks;
+    hn::Vec<DF> acc[GB];
+    for (int g = 0; g < GB; ++g) acc[g] = hn::Zero(d);
+    for (int64_t x = 0; x < D; ++x) {
+      const auto kx = hn::GatherIndex(d, kj + x, idx);
+      for (int g = 0; g < GB; ++g) acc[g] = hn::MulAdd(hn::Set(d, q[g * D + x]), kx, acc[g]);
+    }
+    for (int g = 0; g < GB; ++g) {
+      if (count == N) {
+        hn::StoreU(acc[g], d, s + g * ss + j);
+      } else {
+        hn::Store(acc[g], d, part[g]);
+        std::memcpy(s + g * ss + j, part[g], size_t(count) * sizeof(float));
+      }
+    }
+  }
+}
+
+// The narrow-head scores for any number of query rows, four at a time (one gather serves them).
+void ScoresNarrow(const float* q, int64_t G, int64_t D, const float* k, int64_t ks, int64_t nk, float* s,
+                  int64_t ss) {
+  int64_t g = 0;
+  for (; g + 4 <= G; g += 4) ScoresNarrowRows<4>(q + g * D, D, k, ks, nk, s + g * ss, ss);
+  switch (G - g) {
+    case 3: ScoresNarrowRows<3>(q + g * D, D, k, ks, nk, s + g * ss, ss); break;
+    case 2: ScoresNarrowRows<2>(q + g * D, D, k, ks, nk, s + g * ss, ss); break;
+    case 1: ScoresNarrowRows<1>(q + g * D, D, k, ks, nk, s + g * ss, ss); break;
+    default: break;
+  }
+}
+
 template <int kKind>
 void AttnScoresT(const float* q, int64_t G, int64_t D, const KVElem<kKind>* k, int64_t ks, int64_t nk, float* s,
                  int64_t ss) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
+  if constexpr (kKind == 0) {
+    // Gather indices are 32-bit.
+    if (D < N && nk * ks < (int64_t(1) << 31)) return ScoresNarrow(q, G, D, k, ks, nk, s, ss);
+  }
   const int64_t Df = D / N * N;
   int64_t g = 0;
   for (; g + 4 <= G; g += 4) {
@@ -913,11 +964,64 @@ void AttnAccumulateTiled(int kind, const float* p, int64_t R, int64_t ps, const 
   else AttnAccumulateTiledT<2>(p, R, ps, static_cast<const uint16_t*>(v), vs, nk, Dv, acc);
 }
 
+// acc[g * Dv + x] += sum_j p[g * ps + j] * v[j * vs + x] for GB rows when a value row is
+// narrower than a vector: each key's row is one masked load; two sets of accumulators (even and
+// odd keys) halve the chain of dependent FMAs.
+template <int GB>
+HWY_INLINE void AccumulateNarrowRows(const float* p, int64_t ps, const float* v, int64_t vs, int64_t nk, int64_t Dv,
+                                     float* acc) {
+  const DF d;
+  const auto m = hn::FirstN(d, size_t(Dv));
+  hn::Vec<DF> a0[GB], a1[GB];
+  for (int g = 0; g < GB; ++g) {
+    a0[g] = hn::MaskedLoad(m, d, acc + g * Dv);
+    a1[g] = hn::Zero(d);
+  }
+  int64_t j = 0;
+  for (; j + 2 <= nk; j += 2) {
+    const auto v0 = hn::MaskedLoad(m, d, v + j * vs), v1 = hn::MaskedLoad(m, d, v + (j + 1) * vs);
+    for (int g = 0; g < GB; ++g) {
+      a0[g] = hn::MulAdd(hn::Set(d, p[g * ps + j]), v0, a0[g]);
+      a1[g] = hn::MulAdd(hn::Set(d, p[g * ps + j + 1]), v1, a1[g]);
+    }
+  }
+  if (j < nk) {
+    const auto v0 = hn::MaskedLoad(m, d, v + j * vs);
+    for (int g = 0; g < GB; ++g) a0[g] = hn::MulAdd(hn::Set(d, p[g * ps + j]), v0, a0[g]);
+  }
+  HWY_ALIGN float row[hn::MaxLanes(DF())];
+  for (int g = 0; g < GB; ++g) {
+    hn::Store(hn::Add(a0[g], a1[g]), d, row);
+    std::memcpy(acc + g * Dv, row, size_t(Dv) * sizeof(float));
+  }
+}
+
+#if HWY_TARGET <= HWY_AVX2
+void AccumulateNarrow(const float* p, int64_t G, int64_t ps, const float* v, int64_t vs, int64_t nk, int64_t Dv,
+                      float* acc) {
+  int64_t g = 0;
+  for (; g + 4 <= G; g += 4) AccumulateNarrowRows<4>(p + g * ps, ps, v, vs, nk, Dv, acc + g * Dv);
+  switch (G - g) {
+    case 3: AccumulateNarrowRows<3>(p + g * ps, ps, v, vs, nk, Dv, acc + g * Dv); break;
+    case 2: AccumulateNarrowRows<2>(p + g * ps, ps, v, vs, nk, Dv, acc + g * Dv); break;
+    case 1: AccumulateNarrowRows<1>(p + g * ps, ps, v, vs, nk, Dv, acc + g * Dv); break;
+    default: break;
+  }
+}
+#endif
+
 template <int kKind>
 void AttnAccumulateT(const float* p, int64_t G, int64_t ps, const KVElem<kKind>* v, int64_t vs, int64_t nk,
                      int64_t Dv, float* acc) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
+#if HWY_TARGET <= HWY_AVX2
+  // Only where masked loads leave the masked lanes unread: a narrower target emulates them with
+  // a full load, which could step past the end of the cache.
+  if constexpr (kKind == 0) {
+    if (Dv < N) return AccumulateNarrow(p, G, ps, v, vs, nk, Dv, acc);
+  }
+#endif
   const int64_t Df = Dv / N * N;
   int64_t j = 0;
   for (; j + 4 <= nk; j += 4) {

@@ -56,6 +56,40 @@ HWY_INLINE float ToFloat(hwy::float16_t v) {
   return detail::half_to_float(bits);
 }
 
+#if HWY_TARGET == HWY_SCALAR
+HWY_INLINE void StoreSumsOf4(DF df, VF a0, VF a1, VF a2, VF a3, float* out) {
+  out[0] = hn::GetLane(hn::SumOfLanes(df, a0));
+  out[1] = hn::GetLane(hn::SumOfLanes(df, a1));
+  out[2] = hn::GetLane(hn::SumOfLanes(df, a2));
+  out[3] = hn::GetLane(hn::SumOfLanes(df, a3));
+}
+#else
+// Adds the 128-bit blocks of v together and stores the four lanes that remain.
+template <class D>
+HWY_INLINE void StoreFoldedBlocks(D d, hn::Vec<D> v, float* out) {
+  if constexpr (hn::MaxLanes(D()) > 4) {
+    const hn::Half<D> dh;
+    StoreFoldedBlocks(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)), out);
+  } else {
+    hn::StoreU(v, d, out);
+  }
+}
+
+// out[0..4) = the horizontal sums of a0..a3. Interleaving pairs of accumulators halves the
+// lanes per sum twice with two shuffles and one add per pair, so four sums cost about what one
+// full reduction does; dot products as short as a decode step's (K = 64) are dominated by it.
+HWY_INLINE void StoreSumsOf4(DF df, VF a0, VF a1, VF a2, VF a3, float* out) {
+  const hn::Repartition<double, DF> dd;
+  // Per 128-bit block: {a0 0+2, a1 0+2, a0 1+3, a1 1+3} and likewise for a2, a3.
+  const VF t01 = hn::Add(hn::InterleaveLower(a0, a1), hn::InterleaveUpper(df, a0, a1));
+  const VF t23 = hn::Add(hn::InterleaveLower(a2, a3), hn::InterleaveUpper(df, a2, a3));
+  // Pairs of lanes as doubles: per block {a0, a1, a2, a3}, each a partial sum.
+  const auto w01 = hn::BitCast(dd, t01), w23 = hn::BitCast(dd, t23);
+  const VF u = hn::Add(hn::BitCast(df, hn::InterleaveLower(w01, w23)), hn::BitCast(df, hn::InterleaveUpper(dd, w01, w23)));
+  StoreFoldedBlocks(df, u, out);
+}
+#endif
+
 // out[m * ldo + (n - n0)] = sum_k x[m * K + k] * w[n * ldw + k] for n in [n0, n1), MB rows of x.
 template <int MB, typename T>
 HWY_NOINLINE void DotRowsT(const T* w, int64_t ldw, int64_t n0, int64_t n1, const float* x, int64_t K, float* out,
@@ -83,10 +117,10 @@ HWY_NOINLINE void DotRowsT(const T* w, int64_t ldw, int64_t n0, int64_t n1, cons
       }
     }
     for (int m = 0; m < MB; ++m) {
-      for (int j = 0; j < 4; ++j) {
-        float s = hn::GetLane(hn::SumOfLanes(df, acc[m][j]));
-        for (int64_t k = kv; k < K; ++k) s += x[m * K + k] * ToFloat(r[j][k]);
-        out[m * ldo + (n - n0) + j] = s;
+      float* o = out + m * ldo + (n - n0);
+      StoreSumsOf4(df, acc[m][0], acc[m][1], acc[m][2], acc[m][3], o);
+      for (int64_t k = kv; k < K; ++k) {
+        for (int j = 0; j < 4; ++j) o[j] += x[m * K + k] * ToFloat(r[j][k]);
       }
     }
   }
