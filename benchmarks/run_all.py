@@ -466,6 +466,9 @@ def main():
     base_env = dict(os.environ)
     base_env["TESSERA_NUM_THREADS"] = str(args.threads)
     base_env["OPENBLAS_NUM_THREADS"] = str(args.threads)
+    # As the tessera command runs: OpenBLAS's idle workers sleep instead of spinning on
+    # sched_yield against Tessera's threads (and the peers' own).
+    base_env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     record = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),

@@ -35,6 +35,34 @@ TEST(ThreadPool, BackToBackJobsOfVaryingWidthCoverEveryIndexOnce) {
   set_num_threads(saved);
 }
 
+// The same with idle threads polling (SpinWaitScope, as generation runs): jobs are picked up
+// from the polled word, completions seen without a wake-up, and errors still arrive.
+TEST(ThreadPool, PollingWorkersCoverEveryIndexOnceAndReportErrors) {
+  const int saved = get_num_threads();
+  SpinWaitScope spin(300);
+  for (int threads : {2, 4}) {
+    set_num_threads(threads);
+    std::vector<std::atomic<int>> hits(2048);
+    for (int job = 0; job < 3000; ++job) {
+      const int64_t n = 1 + (job * 53) % 2048;
+      const int64_t grain = std::max<int64_t>(1, n / (1 + job % threads));
+      for (int64_t i = 0; i < n; ++i) hits[size_t(i)].store(0, std::memory_order_relaxed);
+      parallel_for(n, grain, [&](int64_t a, int64_t b) {
+        for (int64_t i = a; i < b; ++i) hits[size_t(i)].fetch_add(1, std::memory_order_relaxed);
+      });
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << "job " << job << " index " << i;
+      if (job % 100 == 0) {
+        EXPECT_THROW(parallel_for(threads, 1,
+                                  [&](int64_t a, int64_t) {
+                                    if (a == threads - 1) throw std::runtime_error("chunk failed");
+                                  }),
+                     std::runtime_error);
+      }
+    }
+  }
+  set_num_threads(saved);
+}
+
 TEST(ThreadPool, ExceptionsFromAnyChunkReachTheCaller) {
   const int saved = get_num_threads();
   set_num_threads(3);

@@ -11,6 +11,19 @@ namespace tessera {
 // least `grain` items. Returns when all chunks are done; exceptions propagate to the caller.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+// While one lives, idle workers (and a caller waiting for them) poll for up to `microseconds`
+// before they block. A decode step runs hundreds of small parallel products back to back, and
+// on a virtual machine waking a blocked thread costs tens of microseconds each time; outside such
+// phases threads block at once, so they never take a core another process needs. While scopes
+// overlap (nested, or on several threads) the latest one's budget holds until the last ends.
+class SpinWaitScope {
+ public:
+  explicit SpinWaitScope(int microseconds);
+  ~SpinWaitScope();
+  SpinWaitScope(const SpinWaitScope&) = delete;
+  SpinWaitScope& operator=(const SpinWaitScope&) = delete;
+};
+
 // Elements per chunk below which elementwise kernels do not split.
 inline constexpr int64_t kElementwiseGrain = 1 << 15;
 

@@ -4,9 +4,12 @@
 // the product reads each weight byte once and nothing else of size; threads split the rows of w.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "backend/cpu/float_type_code.h"
+#include "core/convert.h"
 #include "tessera/dtype.h"
 
 namespace tessera {
@@ -34,8 +37,34 @@ void quantized_matvec_bf16(int group_size, const uint32_t* w, const void* scales
 // The same product with x quantized to int8 per 32 values (scale max|x| / 127, llama.cpp's Q8_0
 // scheme) on AVX512-VNNI int8 dot products (quantized_matvec_int8.cpp): bits 4 or 8, group sizes
 // that are multiples of 32 and tile (or are tiled by) 128 values for 4 bits / 64 for 8 bits, K a
-// multiple of that, up to four rows. Returns false, having written nothing, when x holds a NaN or
+// multiple of 64, up to four rows. Returns false, having written nothing, when x holds a NaN or
 // an infinity (int8 codes cannot carry them): the caller runs an exact kernel instead.
+// Per-row scales (or biases) of G groups, stored as S, handed to a kernel as float32 a window of
+// rows at a time: one conversion per kWindow rows, where a conversion per block of four rows
+// cost more than the conversion itself for short rows (a 576-wide row has 18 groups). The
+// window keeps kPad zeros after its last row for kernels that read a vector of groups at once.
+template <typename S>
+class WidenedRows {
+ public:
+  static constexpr int64_t kWindow = 64, kPad = 16;
+  WidenedRows(const S* src, int64_t G, int64_t end) : src_(src), G_(G), end_(end), buf_(size_t(kWindow * G + kPad)) {}
+  // Rows [n, n + rows) as float32 (row stride G); rows <= kWindow, n + rows <= end.
+  const float* at(int64_t n, int64_t rows) {
+    if (n < first_ || n + rows > first_ + count_) {
+      first_ = n;
+      count_ = std::min(kWindow, end_ - n);
+      copy_convert(src_ + n * G_, float_dtype_of<S>(), buf_.data(), float32, size_t(count_ * G_));
+      std::fill(buf_.begin() + count_ * G_, buf_.end(), 0.f);
+    }
+    return buf_.data() + (n - first_) * G_;
+  }
+
+ private:
+  const S* src_;
+  int64_t G_, end_, first_ = 0, count_ = 0;
+  std::vector<float> buf_;
+};
+
 bool quantized_matvec_int8_supported(int bits, int group_size, Dtype scale_type, int64_t M, int64_t K);
 bool quantized_matvec_int8(int bits, int group_size, const uint32_t* w, const void* scales, const void* biases,
                            Dtype scale_type, const float* x, int64_t M, int64_t N, int64_t K, float* out);

@@ -104,27 +104,25 @@ TESSERA_BF16_TARGET void rows_4bit(const uint8_t* w, int64_t row_bytes, const S*
   alignas(64) uint16_t tab[32];
   for (int i = 0; i < 32; ++i) tab[i] = bfloat16_t(float(i & 15)).bits;  // exact: small integers
   const __m512i table = _mm512_load_si512(tab);
-  // Scales and biases of the rows in hand as float32, so the chunk loop broadcasts them straight
-  // from memory (a bfloat16 or float16 one would cost a conversion on the shuffle port each time).
-  std::vector<float> conv;
-  auto rows_as_float = [&](const S* p, int64_t n, int64_t rows, float* dst) -> const float* {
-    if constexpr (std::is_same_v<S, float>) {
-      return p + n * G;
-    } else {
-      copy_convert(p + n * G, float_dtype_of<S>(), dst, float32, size_t(rows * G));
-      return dst;
-    }
-  };
-  if constexpr (!std::is_same_v<S, float>) conv.resize(size_t(2 * R * G));
-  float* sbuf = conv.data();
-  float* bbuf = sbuf + (conv.empty() ? 0 : R * G);
+  // Scales and biases as float32, so the chunk loop broadcasts them straight from memory (a
+  // bfloat16 or float16 one would cost a conversion on the shuffle port each time).
   int64_t n = n0;
-  for (; n + R <= n1; n += R)
-    block_4bit<MM, R, UseLo, Whole>(w, row_bytes, rows_as_float(sc, n, R, sbuf), rows_as_float(bi, n, R, bbuf), gidx,
-                                    xh, xl, xsum, K, G, n, n0, table, out, ldo);
-  for (; n < n1; ++n)
-    block_4bit<MM, 1, UseLo, Whole>(w, row_bytes, rows_as_float(sc, n, 1, sbuf), rows_as_float(bi, n, 1, bbuf), gidx,
-                                    xh, xl, xsum, K, G, n, n0, table, out, ldo);
+  if constexpr (std::is_same_v<S, float>) {
+    for (; n + R <= n1; n += R)
+      block_4bit<MM, R, UseLo, Whole>(w, row_bytes, sc + n * G, bi + n * G, gidx, xh, xl, xsum, K, G, n, n0, table,
+                                      out, ldo);
+    for (; n < n1; ++n)
+      block_4bit<MM, 1, UseLo, Whole>(w, row_bytes, sc + n * G, bi + n * G, gidx, xh, xl, xsum, K, G, n, n0, table,
+                                      out, ldo);
+  } else {
+    WidenedRows<S> scales(sc, G, n1), biases(bi, G, n1);
+    for (; n + R <= n1; n += R)
+      block_4bit<MM, R, UseLo, Whole>(w, row_bytes, scales.at(n, R), biases.at(n, R), gidx, xh, xl, xsum, K, G, n, n0,
+                                      table, out, ldo);
+    for (; n < n1; ++n)
+      block_4bit<MM, 1, UseLo, Whole>(w, row_bytes, scales.at(n, 1), biases.at(n, 1), gidx, xh, xl, xsum, K, G, n, n0,
+                                      table, out, ldo);
+  }
 }
 
 template <bool UseLo, bool Whole, typename S>

@@ -11,6 +11,9 @@
 // two vpdpbusd give int32 lanes j = values 8j..8j+7. 8 bits, per 64 values: one vpdpbusd, lane j
 // = values 4j..4j+3. A lane never straddles a 32-value x block or a group (group sizes are
 // multiples of 32), so each lane is scaled by one x-block scale and one group scale.
+// A 4-bit row may end in half a chunk (K = 128c + 64, e.g. 576-wide models): its 32 bytes are
+// loaded under a mask and x's codes for it are padded with zeros to a whole chunk, so lanes 8-15
+// contribute nothing.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -41,7 +44,8 @@ constexpr int64_t kXBlock = 32;
 // x rows quantized: codes (in the kernel's order), per-lane block scales for every chunk (16
 // floats per chunk: lane j's x-block scale) and exact group sums.
 struct QuantizedX {
-  std::vector<int8_t> codes;  // [M, K]
+  int64_t row = 0;            // codes per row: K rounded up to whole chunks
+  std::vector<int8_t> codes;  // [M, row]
   std::vector<float> lane_scales;  // [M, chunks, 16]
   std::vector<float> xsum;  // [M, G]
 };
@@ -49,8 +53,9 @@ struct QuantizedX {
 // False when x holds a NaN or an infinity, which int8 codes cannot carry.
 bool quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t group_size, QuantizedX& q) {
   const int64_t chunk = bits == 4 ? 128 : 64;
-  const int64_t chunks = K / chunk;
-  q.codes.resize(size_t(M * K));
+  const int64_t chunks = (K + chunk - 1) / chunk;
+  q.row = chunks * chunk;
+  q.codes.assign(size_t(M * q.row), 0);
   q.lane_scales.resize(size_t(M * chunks * 16));
   std::vector<int8_t> natural(static_cast<size_t>(K));
   std::vector<float> block_scale(static_cast<size_t>(K / kXBlock));
@@ -69,21 +74,24 @@ bool quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t group_si
         natural[size_t(b * kXBlock + i)] = static_cast<int8_t>(std::lrint(xm[b * kXBlock + i] * inv));
       }
     }
-    int8_t* codes = q.codes.data() + m * K;
+    int8_t* codes = q.codes.data() + m * q.row;
     if (bits == 4) {
-      for (int64_t c = 0; c < chunks; ++c)
-        for (int64_t i = 0; i < 64; ++i) {
+      for (int64_t c = 0; c < chunks; ++c) {
+        const int64_t pairs = std::min<int64_t>(64, (K - c * 128) / 2);  // 32 in a half chunk
+        for (int64_t i = 0; i < pairs; ++i) {
           codes[c * 128 + i] = natural[size_t(c * 128 + 2 * i)];
           codes[c * 128 + 64 + i] = natural[size_t(c * 128 + 2 * i + 1)];
         }
+      }
     } else {
       std::memcpy(codes, natural.data(), size_t(K));
     }
     const int64_t values_per_lane = chunk / 16;
     for (int64_t c = 0; c < chunks; ++c)
-      for (int64_t j = 0; j < 16; ++j)
-        q.lane_scales[size_t((m * chunks + c) * 16 + j)] =
-            block_scale[size_t((c * chunk + j * values_per_lane) / kXBlock)];
+      for (int64_t j = 0; j < 16; ++j) {
+        const int64_t first = c * chunk + j * values_per_lane;
+        q.lane_scales[size_t((m * chunks + c) * 16 + j)] = first < K ? block_scale[size_t(first / kXBlock)] : 0.f;
+      }
   }
   q.xsum = group_sums(x, M, K, group_size);
   return true;
@@ -110,7 +118,9 @@ TESSERA_VNNI_TARGET void block_int8(const uint8_t* w, int64_t row_bytes, const f
                                     const QuantizedX& xq, const GroupLanes& gl, int64_t K, int64_t G,
                                     int64_t group_size, int64_t n, int64_t n0, float* out, int64_t ldo) {
   constexpr int64_t chunk = Bits == 4 ? 128 : 64;
-  const int64_t chunks = K / chunk;
+  const int64_t chunks = xq.row / chunk;
+  // The bytes of a row's last chunk: all 64, or 32 for a half chunk.
+  const __mmask64 last_bytes = K % chunk == 0 ? ~__mmask64(0) : __mmask64(0xFFFFFFFF);
   const __m512i lane_group = _mm512_load_si512(gl.lane_group);
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 tot[R][MM];
@@ -127,14 +137,14 @@ TESSERA_VNNI_TARGET void block_int8(const uint8_t* w, int64_t row_bytes, const f
       const __m512 sv = gl.per_chunk_group
                             ? _mm512_set1_ps(srow[g0])
                             : _mm512_maskz_permutexvar_ps(0xFFFF, lane_group, _mm512_loadu_ps(srow + g0));
-      const __m512i bytes = _mm512_loadu_si512(wr);
+      const __m512i bytes = c + 1 < chunks ? _mm512_loadu_si512(wr) : _mm512_maskz_loadu_epi8(last_bytes, wr);
       __m512i lo, hi;
       if constexpr (Bits == 4) {
         lo = _mm512_and_si512(bytes, low4);
         hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
       }
       for (int m = 0; m < MM; ++m) {
-        const int8_t* xc = xq.codes.data() + m * K + c * chunk;
+        const int8_t* xc = xq.codes.data() + m * xq.row + c * chunk;
         __m512i acc;
         if constexpr (Bits == 4) {
           acc = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xc));
@@ -158,23 +168,17 @@ void rows_int8(const uint8_t* w, int64_t row_bytes, const S* sc, const S* bi, co
                const GroupLanes& gl, int64_t K, int64_t G, int64_t group_size, int64_t n0, int64_t n1, float* out,
                int64_t ldo) {
   constexpr int R = MM == 1 ? 4 : MM == 2 ? 2 : 1;
-  // Scales and biases of the rows in hand widened to float32; the lane permute reads up to 16
-  // groups past a chunk's first, hence the padding.
-  std::vector<float> buf(size_t(2 * R * G + 32), 0.f);
-  float* sbuf = buf.data();
-  float* bbuf = buf.data() + R * G + 16;
-  auto widen = [&](int64_t n, int64_t rows) {
-    copy_convert(sc + n * G, float_dtype_of<S>(), sbuf, float32, size_t(rows * G));
-    copy_convert(bi + n * G, float_dtype_of<S>(), bbuf, float32, size_t(rows * G));
-  };
+  // Scales and biases widened to float32; the lane permute reads up to 16 groups past a chunk's
+  // first, which the window's padding covers.
+  WidenedRows<S> scales(sc, G, n1), biases(bi, G, n1);
   int64_t n = n0;
   for (; n + R <= n1; n += R) {
-    widen(n, R);
-    block_int8<Bits, MM, R>(w, row_bytes, sbuf, bbuf, xq, gl, K, G, group_size, n, n0, out, ldo);
+    block_int8<Bits, MM, R>(w, row_bytes, scales.at(n, R), biases.at(n, R), xq, gl, K, G, group_size, n, n0, out,
+                            ldo);
   }
   for (; n < n1; ++n) {
-    widen(n, 1);
-    block_int8<Bits, MM, 1>(w, row_bytes, sbuf, bbuf, xq, gl, K, G, group_size, n, n0, out, ldo);
+    block_int8<Bits, MM, 1>(w, row_bytes, scales.at(n, 1), biases.at(n, 1), xq, gl, K, G, group_size, n, n0, out,
+                            ldo);
   }
 }
 
@@ -206,10 +210,10 @@ void rows_any_scale(Dtype st, int64_t M, const uint8_t* w, int64_t row_bytes, co
 bool quantized_matvec_int8_supported(int bits, int group_size, Dtype scale_type, int64_t M, int64_t K) {
   const int64_t chunk = bits == 4 ? 128 : 64;
   // Groups either tile a chunk or cover whole chunks, so a lane's group is the chunk's first group
-  // plus a fixed lane offset.
+  // plus a fixed lane offset. 4-bit rows may end in half a chunk (64 values).
   const bool groups = group_size % 32 == 0 && (chunk % group_size == 0 || group_size % chunk == 0);
   return avx512::has_vnni() && float_type_code(scale_type) >= 0 && (bits == 4 || bits == 8) && groups &&
-         K % chunk == 0 && K > 0 && M >= 1 && M <= 4;
+         K % 64 == 0 && K % group_size == 0 && K > 0 && M >= 1 && M <= 4;
 }
 
 bool quantized_matvec_int8(int bits, int group_size, const uint32_t* w, const void* scales, const void* biases,

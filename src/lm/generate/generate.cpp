@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
+#include "core/thread_pool.h"
 #include "tessera/memory.h"
 #include "tessera/ops.h"
 
@@ -78,10 +80,27 @@ std::string GenerateStats::to_json() const {
   return j.dump();
 }
 
+namespace {
+
+// How long idle threads poll between the parallel products of a generation before they block;
+// TESSERA_DECODE_SPIN_US overrides it (0: block at once).
+int decode_spin_microseconds() {
+  static const int us = [] {
+    const char* env = std::getenv("TESSERA_DECODE_SPIN_US");
+    return env ? std::max(0, std::atoi(env)) : 1000;
+  }();
+  return us;
+}
+
+}  // namespace
+
 Generation generate_tokens(const Model& model, const TextTokenizer* tokenizer, std::span<const int> prompt,
                            const GenerateOptions& opt, const TokenCallback& callback) {
   const ModelConfig& cfg = model.config();
   if (prompt.empty()) throw std::invalid_argument("[generate] the prompt has no tokens");
+  // A decode step is hundreds of small parallel products: keep the idle threads polling
+  // between them instead of paying a wake-up for each (tens of microseconds on a VM).
+  SpinWaitScope spin(decode_spin_microseconds());
   if (opt.max_tokens < 0) throw std::invalid_argument("[generate] max_tokens must be >= 0");
   if (opt.prefill_step <= 0) throw std::invalid_argument("[generate] prefill_step must be > 0");
   for (int id : prompt) {
