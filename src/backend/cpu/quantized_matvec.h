@@ -40,19 +40,22 @@ void quantized_matvec_bf16(int group_size, const uint32_t* w, const void* scales
 // multiple of 64, up to four rows. Returns false, having written nothing, when x holds a NaN or
 // an infinity (int8 codes cannot carry them): the caller runs an exact kernel instead.
 // Per-row scales (or biases) of G groups, stored as S, handed to a kernel as float32 a window of
-// rows at a time: one conversion per kWindow rows, where a conversion per block of four rows
-// cost more than the conversion itself for short rows (a 576-wide row has 18 groups). The
-// window keeps kPad zeros after its last row for kernels that read a vector of groups at once.
+// rows at a time: about 2048 values per conversion (a multiple of 4 rows), where a conversion per
+// block of four rows cost more than the conversion itself for short rows (a 576-wide row has 18
+// groups), and small enough to stay in L1 beside the weights. The window keeps kPad zeros after
+// its last row for kernels that read a vector of groups at once.
 template <typename S>
 class WidenedRows {
  public:
-  static constexpr int64_t kWindow = 64, kPad = 16;
-  WidenedRows(const S* src, int64_t G, int64_t end) : src_(src), G_(G), end_(end), buf_(size_t(kWindow * G + kPad)) {}
-  // Rows [n, n + rows) as float32 (row stride G); rows <= kWindow, n + rows <= end.
+  static constexpr int64_t kPad = 16;
+  WidenedRows(const S* src, int64_t G, int64_t end)
+      : src_(src), G_(G), end_(end), window_(std::max<int64_t>(4, 2048 / std::max<int64_t>(G, 1) / 4 * 4)),
+        buf_(size_t(window_ * G + kPad)) {}
+  // Rows [n, n + rows) as float32 (row stride G); rows <= 4, n + rows <= end.
   const float* at(int64_t n, int64_t rows) {
     if (n < first_ || n + rows > first_ + count_) {
       first_ = n;
-      count_ = std::min(kWindow, end_ - n);
+      count_ = std::min(window_, end_ - n);
       copy_convert(src_ + n * G_, float_dtype_of<S>(), buf_.data(), float32, size_t(count_ * G_));
       std::fill(buf_.begin() + count_ * G_, buf_.end(), 0.f);
     }
@@ -61,7 +64,7 @@ class WidenedRows {
 
  private:
   const S* src_;
-  int64_t G_, end_, first_ = 0, count_ = 0;
+  int64_t G_, end_, window_, first_ = 0, count_ = 0;
   std::vector<float> buf_;
 };
 
