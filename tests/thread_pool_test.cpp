@@ -16,22 +16,34 @@
 namespace tessera {
 namespace {
 
-TEST(ThreadPool, BackToBackJobsOfVaryingWidthCoverEveryIndexOnce) {
-  const int saved = get_num_threads();
-  for (int threads : {2, 3, 4}) {
-    set_num_threads(threads);
-    std::vector<std::atomic<int>> hits(4096);
-    for (int job = 0; job < 3000; ++job) {
-      // Widths 1..threads in a rotating pattern, so consecutive jobs leave different workers out.
-      const int64_t n = 1 + (job * 37) % 4096;
-      const int64_t grain = std::max<int64_t>(1, n / (1 + job % threads));
-      for (int64_t i = 0; i < n; ++i) hits[size_t(i)].store(0, std::memory_order_relaxed);
-      parallel_for(n, grain, [&](int64_t a, int64_t b) {
-        for (int64_t i = a; i < b; ++i) hits[size_t(i)].fetch_add(1, std::memory_order_relaxed);
-      });
-      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << "job " << job << " index " << i;
+// 3,000 back-to-back jobs on `threads` threads over 1..size indices (n stepping by `stride`),
+// widths 1..threads in a rotating pattern so consecutive jobs leave different workers out; each
+// must cover every index once. With `errors`, every 100th job is followed by one whose last chunk
+// throws, which must reach the caller.
+void back_to_back_jobs(int threads, int64_t size, int64_t stride, bool errors) {
+  set_num_threads(threads);
+  std::vector<std::atomic<int>> hits(static_cast<size_t>(size));
+  for (int job = 0; job < 3000; ++job) {
+    const int64_t n = 1 + (job * stride) % size;
+    const int64_t grain = std::max<int64_t>(1, n / (1 + job % threads));
+    for (int64_t i = 0; i < n; ++i) hits[size_t(i)].store(0, std::memory_order_relaxed);
+    parallel_for(n, grain, [&](int64_t a, int64_t b) {
+      for (int64_t i = a; i < b; ++i) hits[size_t(i)].fetch_add(1, std::memory_order_relaxed);
+    });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << "job " << job << " index " << i;
+    if (errors && job % 100 == 0) {
+      EXPECT_THROW(parallel_for(threads, 1,
+                                [&](int64_t a, int64_t) {
+                                  if (a == threads - 1) throw std::runtime_error("chunk failed");
+                                }),
+                   std::runtime_error);
     }
   }
+}
+
+TEST(ThreadPool, BackToBackJobsOfVaryingWidthCoverEveryIndexOnce) {
+  const int saved = get_num_threads();
+  for (int threads : {2, 3, 4}) back_to_back_jobs(threads, 4096, 37, false);
   set_num_threads(saved);
 }
 
@@ -40,26 +52,7 @@ TEST(ThreadPool, BackToBackJobsOfVaryingWidthCoverEveryIndexOnce) {
 TEST(ThreadPool, PollingWorkersCoverEveryIndexOnceAndReportErrors) {
   const int saved = get_num_threads();
   SpinWaitScope spin(300);
-  for (int threads : {2, 4}) {
-    set_num_threads(threads);
-    std::vector<std::atomic<int>> hits(2048);
-    for (int job = 0; job < 3000; ++job) {
-      const int64_t n = 1 + (job * 53) % 2048;
-      const int64_t grain = std::max<int64_t>(1, n / (1 + job % threads));
-      for (int64_t i = 0; i < n; ++i) hits[size_t(i)].store(0, std::memory_order_relaxed);
-      parallel_for(n, grain, [&](int64_t a, int64_t b) {
-        for (int64_t i = a; i < b; ++i) hits[size_t(i)].fetch_add(1, std::memory_order_relaxed);
-      });
-      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << "job " << job << " index " << i;
-      if (job % 100 == 0) {
-        EXPECT_THROW(parallel_for(threads, 1,
-                                  [&](int64_t a, int64_t) {
-                                    if (a == threads - 1) throw std::runtime_error("chunk failed");
-                                  }),
-                     std::runtime_error);
-      }
-    }
-  }
+  for (int threads : {2, 4}) back_to_back_jobs(threads, 2048, 53, true);
   set_num_threads(saved);
 }
 

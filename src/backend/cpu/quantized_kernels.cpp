@@ -393,6 +393,7 @@ void qmv_rows(int bits, const uint32_t* w, int64_t wcols, const float* sc, const
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "backend/common/layout.h"
 #include "core/convert.h"
@@ -744,19 +745,18 @@ void qmv_words(const float* x, const uint32_t* w, const void* sc, const void* bi
                       xsum.data(), M, K, out, N, n0, n1);
       return;
     }
-    // Widened a slice of rows at a time: small enough to stay in L1 next to the weights.
-    const int64_t step = std::max<int64_t>(4, 2048 / std::max(1, G)) / 4 * 4;
-    std::vector<float> buf(size_t(2 * step * G));
-    const size_t item = scale_type.size;
-    for (int64_t a = n0; a < n1; a += step) {
-      const int64_t rows = std::min(step, n1 - a);
-      const int64_t count = rows * G;
-      copy_convert(static_cast<const char*>(sc) + size_t(a * G) * item, scale_type, buf.data(), float32, size_t(count));
-      copy_convert(static_cast<const char*>(bi) + size_t(a * G) * item, scale_type, buf.data() + count, float32,
-                   size_t(count));
-      qkern::qmv_rows(bits, w + a * wcols, wcols, buf.data(), buf.data() + count, G, gs, xin, xsum.data(), M, K,
-                      out + a, N, 0, rows);
-    }
+    // Widened a window of rows at a time, small enough to stay in L1 next to the weights.
+    auto widened = [&](auto* typed_scales) {
+      using S = std::remove_const_t<std::remove_pointer_t<decltype(typed_scales)>>;
+      WidenedRows<S> scales(typed_scales, G, n1), biases(static_cast<const S*>(bi), G, n1);
+      for (int64_t a = n0; a < n1; a += scales.window()) {
+        const int64_t rows = std::min(scales.window(), n1 - a);
+        qkern::qmv_rows(bits, w + a * wcols, wcols, scales.at(a, rows), biases.at(a, rows), G, gs, xin, xsum.data(),
+                        M, K, out + a, N, 0, rows);
+      }
+    };
+    if (scale_type == bfloat16) widened(static_cast<const bfloat16_t*>(sc));
+    else widened(static_cast<const float16_t*>(sc));
   });
 }
 

@@ -51,7 +51,9 @@ class WidenedRows {
   WidenedRows(const S* src, int64_t G, int64_t end)
       : src_(src), G_(G), end_(end), window_(std::max<int64_t>(4, 2048 / std::max<int64_t>(G, 1) / 4 * 4)),
         buf_(size_t(window_ * G + kPad)) {}
-  // Rows [n, n + rows) as float32 (row stride G); rows <= 4, n + rows <= end.
+  // Rows per conversion: a multiple of 4, at least 4.
+  int64_t window() const { return window_; }
+  // Rows [n, n + rows) as float32 (row stride G); rows <= window(), n + rows <= end.
   const float* at(int64_t n, int64_t rows) {
     if (n < first_ || n + rows > first_ + count_) {
       first_ = n;
