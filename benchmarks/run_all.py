@@ -469,6 +469,9 @@ def main():
     # As the tessera command runs: OpenBLAS's idle workers sleep instead of spinning on
     # sched_yield against Tessera's threads (and the peers' own).
     base_env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    # Also as the tessera command runs: a larger per-thread malloc cache for the bursts of small
+    # blocks a lazy graph frees (the peers get it too).
+    base_env.setdefault("GLIBC_TUNABLES", "glibc.malloc.tcache_count=2048")
     record = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),

@@ -204,6 +204,8 @@ class array {
   // Makes this array a view into `other`'s buffer.
   void copy_shared_buffer(const array& other, const Strides& strides, Flags flags, size_t data_size,
                           int64_t offset_elems = 0);
+  void copy_shared_buffer(const array& other, Strides&& strides, Flags flags, size_t data_size,
+                          int64_t offset_elems = 0);
   void copy_shared_buffer(const array& other);
   // Takes over `other`'s buffer (donation).
   void move_shared_buffer(array other);

@@ -173,11 +173,17 @@ void array::set_data(allocator::Buffer buffer, size_t data_size, Strides strides
 void array::copy_shared_buffer(const array& other, const Strides& strides, Flags flags, size_t data_size,
                                int64_t offset_elems) {
   desc_->data = other.desc_->data;
-  desc_->strides = strides;
+  if (&strides != &desc_->strides) desc_->strides = strides;
   desc_->flags = flags;
   desc_->data_size = data_size;
   desc_->data_ptr = static_cast<char*>(other.desc_->data_ptr) + offset_elems * int64_t(other.itemsize());
   desc_->status = Status::evaluated;
+}
+
+void array::copy_shared_buffer(const array& other, Strides&& strides, Flags flags, size_t data_size,
+                               int64_t offset_elems) {
+  desc_->strides = std::move(strides);
+  copy_shared_buffer(other, desc_->strides, flags, data_size, offset_elems);
 }
 
 void array::copy_shared_buffer(const array& other) {

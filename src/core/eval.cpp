@@ -82,8 +82,31 @@ void eval_impl(std::vector<array>& outputs) {
   std::lock_guard<std::recursive_mutex> lock(graph_mutex());
   // Toposort. Nodes on the stack or the tape are marked `scheduled` (no hash set needed); the
   // marks are undone if anything throws so the graph can be evaluated again.
-  std::vector<std::optional<array>> tape;
-  std::vector<std::pair<array, size_t>> stack;
+  // The two vectors keep their capacity from one eval to the next (one pair per nesting level:
+  // a decomposition evaluates re-entrantly). Growing them afresh each time would make every
+  // eval of a 50+ node graph request a block of over 1 KiB, and such a request makes malloc
+  // consolidate the hundreds of small chunks the graph's nodes just freed.
+  struct Scratch {
+    std::vector<std::optional<array>> tape;
+    std::vector<std::pair<array, size_t>> stack;
+  };
+  thread_local std::deque<Scratch> scratch_pool;
+  thread_local size_t depth = 0;
+  while (scratch_pool.size() <= depth) scratch_pool.emplace_back();
+  Scratch& scratch = scratch_pool[depth];
+  struct DepthGuard {
+    size_t& d;
+    Scratch& s;
+    ~DepthGuard() {
+      s.tape.clear();
+      s.stack.clear();
+      // A very large graph's capacity is not worth keeping per thread.
+      if (s.tape.capacity() > (size_t(1) << 16)) s = Scratch{};
+      --d;
+    }
+  } guard{++depth, scratch};
+  auto& tape = scratch.tape;
+  auto& stack = scratch.stack;
   auto set_all = [](const array& a, array::Status st) {
     a.set_status(st);
     for (auto& s : a.siblings()) s.set_status(st);

@@ -69,7 +69,7 @@ class ThreadPool {
     for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i, gen] { worker(i, gen); });
   }
 
-  void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  void run(int64_t n, int64_t grain, const RangeFn& fn) {
     int64_t chunks = std::min<int64_t>({num_threads_, std::max<int64_t>(1, n / std::max<int64_t>(grain, 1)),
                                         int64_t(kChunkMask)});
     if (chunks <= 1 || in_worker_) {
@@ -177,7 +177,7 @@ class ThreadPool {
   std::condition_variable done_cv_;
   // Job fields: written under mu_ before generation_ changes, read by the workers that take part
   // after they see the new word (the caller waits for those before the next job).
-  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  const RangeFn* job_ = nullptr;
   int64_t job_n_ = 0;
   int64_t job_chunks_ = 1;
   std::atomic<int> pending_{0};
@@ -202,7 +202,7 @@ ThreadPool& pool() {
 
 }  // namespace
 
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+void parallel_for(int64_t n, int64_t grain, RangeFn fn) {
   if (n <= 0) return;
   pool().run(n, grain, fn);
 }

@@ -3,13 +3,15 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+
+#include "core/function_ref.h"
 
 namespace tessera {
 
 // Calls fn(begin, end) over [0, n) split into at most num_threads contiguous chunks of at
 // least `grain` items. Returns when all chunks are done; exceptions propagate to the caller.
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+using RangeFn = FunctionRef<void(int64_t begin, int64_t end)>;
+void parallel_for(int64_t n, int64_t grain, RangeFn fn);
 
 // While one lives, idle workers (and a caller waiting for them) poll for up to `microseconds`
 // before they block. A decode step runs hundreds of small parallel products back to back, and

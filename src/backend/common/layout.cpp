@@ -38,16 +38,22 @@ Layout layout_of(const Shape& shape, const Strides& strides) {
   // Dense in some order: sorted |strides| form a row-major chain.
   bool dense = row || col;
   if (!dense) {
-    std::vector<std::pair<int64_t, int64_t>> dims;
+    // On the stack for the ranks real programs use (views of 4-d KV caches, attention heads).
+    constexpr size_t kStack = 16;
+    std::pair<int64_t, int64_t> stack_dims[kStack];
+    std::vector<std::pair<int64_t, int64_t>> heap_dims;
+    if (shape.size() > kStack) heap_dims.resize(shape.size());
+    auto* dims = shape.size() > kStack ? heap_dims.data() : stack_dims;
+    size_t n = 0;
     for (size_t i = 0; i < shape.size(); ++i) {
-      if (shape[i] != 1) dims.emplace_back(strides[i], shape[i]);
+      if (shape[i] != 1) dims[n++] = {strides[i], shape[i]};
     }
-    std::sort(dims.begin(), dims.end());
+    std::sort(dims, dims + n);
     int64_t e = 1;
     dense = true;
-    for (auto& [st, n] : dims) {
-      if (st != e) dense = false;
-      e *= n;
+    for (size_t i = 0; i < n; ++i) {
+      if (dims[i].first != e) dense = false;
+      e *= dims[i].second;
     }
   }
   l.flags.row_contiguous = row;
@@ -63,33 +69,36 @@ Layout layout_of(const Shape& shape, const Strides& strides) {
 }
 
 void collapse_dims(Shape& shape, std::vector<Strides>& strides) {
-  Shape ns;
-  std::vector<Strides> nst(strides.size());
+  // In place: dims are written at w <= i, so nothing is read after it is overwritten, and the
+  // vectors only shrink (no allocation).
+  size_t w = 0;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == 1) continue;
-    if (!ns.empty()) {
+    if (w > 0) {
       bool mergeable = true;
-      for (size_t k = 0; k < strides.size(); ++k) {
-        if (nst[k].back() != strides[k][i] * shape[i]) {
+      for (auto& st : strides) {
+        if (st[w - 1] != st[i] * shape[i]) {
           mergeable = false;
           break;
         }
       }
       if (mergeable) {
-        ns.back() *= shape[i];
-        for (size_t k = 0; k < strides.size(); ++k) nst[k].back() = strides[k][i];
+        shape[w - 1] *= shape[i];
+        for (auto& st : strides) st[w - 1] = st[i];
         continue;
       }
     }
-    ns.push_back(shape[i]);
-    for (size_t k = 0; k < strides.size(); ++k) nst[k].push_back(strides[k][i]);
+    shape[w] = shape[i];
+    for (auto& st : strides) st[w] = st[i];
+    ++w;
   }
-  if (ns.empty()) {
-    ns.push_back(1);
-    for (auto& s : nst) s.push_back(1);
+  if (w == 0) {
+    shape.assign(1, 1);
+    for (auto& st : strides) st.assign(1, 1);
+    return;
   }
-  shape = std::move(ns);
-  strides = std::move(nst);
+  shape.resize(w);
+  for (auto& st : strides) st.resize(w);
 }
 
 int64_t num_rows(const Shape& shape) {
@@ -99,12 +108,24 @@ int64_t num_rows(const Shape& shape) {
 }
 
 void for_each_row(const Shape& shape, const std::vector<Strides>& strides, int64_t row_begin, int64_t row_end,
-                  const std::function<void(const int64_t* offsets, int64_t n)>& fn) {
+                  RowFn fn) {
   const int nd = int(shape.size());
   const size_t nops = strides.size();
   int64_t inner = nd == 0 ? 1 : shape[nd - 1];
-  std::vector<int64_t> idx(std::max(nd - 1, 0), 0);
-  std::vector<int64_t> off(nops, 0);
+  // The odometer on the stack unless the iteration is unusually deep or wide.
+  constexpr size_t kStack = 16;
+  int64_t stack_idx[kStack] = {}, stack_off[kStack] = {};
+  std::vector<int64_t> heap_idx, heap_off;
+  int64_t* idx = stack_idx;
+  int64_t* off = stack_off;
+  if (size_t(std::max(nd - 1, 0)) > kStack) {
+    heap_idx.assign(size_t(nd - 1), 0);
+    idx = heap_idx.data();
+  }
+  if (nops > kStack) {
+    heap_off.assign(nops, 0);
+    off = heap_off.data();
+  }
   // Position the odometer at row_begin.
   int64_t r = row_begin;
   for (int d = nd - 2; d >= 0; --d) {
@@ -113,7 +134,7 @@ void for_each_row(const Shape& shape, const std::vector<Strides>& strides, int64
     for (size_t k = 0; k < nops; ++k) off[k] += idx[d] * strides[k][d];
   }
   for (int64_t row = row_begin; row < row_end; ++row) {
-    fn(off.data(), inner);
+    fn(off, inner);
     for (int d = nd - 2; d >= 0; --d) {
       if (++idx[d] < shape[d]) {
         for (size_t k = 0; k < nops; ++k) off[k] += strides[k][d];
@@ -145,8 +166,16 @@ void copy_rows(const U* src, U* dst, const Shape& shape, const std::vector<Strid
 
 void copy_strided(const array& src, void* dst, const Strides& dst_strides, bool parallel) {
   if (src.size() == 0) return;
-  Shape shape = src.shape();
-  std::vector<Strides> st{src.strides(), dst_strides};
+  // Scratch that keeps its capacity: a decode step copies tokens into KV caches dozens of
+  // times, and four small allocations per copy showed up next to the copy itself.
+  thread_local Shape scratch_shape;
+  thread_local std::vector<Strides> scratch_strides(2);
+  // Named references: the worker threads below must see this thread's scratch, not their own.
+  Shape& shape = scratch_shape;
+  std::vector<Strides>& st = scratch_strides;
+  shape = src.shape();
+  st[0] = src.strides();
+  st[1] = dst_strides;
   collapse_dims(shape, st);
   int64_t rows = num_rows(shape);
   int64_t inner = shape.back();

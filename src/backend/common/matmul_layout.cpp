@@ -21,10 +21,15 @@ MatrixView matrix_view(const array& a, array& copy, bool parallel) {
 }
 
 void for_each_batch(const Shape& batch, const Strides& sa, const Strides& sb,
-                    const std::function<void(int64_t, int64_t, int64_t)>& fn) {
+                    FunctionRef<void(int64_t, int64_t, int64_t)> fn) {
   int64_t n = 1;
   for (auto d : batch) n *= d;
-  std::vector<int64_t> idx(batch.size(), 0);
+  // The odometer on the stack for the batch ranks programs use.
+  constexpr size_t kStack = 16;
+  int64_t stack_idx[kStack] = {};
+  std::vector<int64_t> heap_idx;
+  if (batch.size() > kStack) heap_idx.assign(batch.size(), 0);
+  int64_t* idx = batch.size() > kStack ? heap_idx.data() : stack_idx;
   for (int64_t i = 0; i < n; ++i) {
     int64_t oa = 0, ob = 0;
     for (size_t d = 0; d < batch.size(); ++d) {

@@ -1,6 +1,7 @@
 // How a batched matrix operand can be handed to a GEMM without copying.
 #pragma once
 
+#include "core/function_ref.h"
 #include "tessera/array.h"
 
 namespace tessera {
@@ -19,6 +20,6 @@ MatrixView matrix_view(const array& a, array& copy, bool parallel);
 
 // Calls fn(batch_index, offset_a, offset_b) for every batch entry (element offsets).
 void for_each_batch(const Shape& batch, const Strides& sa, const Strides& sb,
-                    const std::function<void(int64_t, int64_t, int64_t)>& fn);
+                    FunctionRef<void(int64_t index, int64_t offset_a, int64_t offset_b)> fn);
 
 }  // namespace tessera

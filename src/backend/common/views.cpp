@@ -12,9 +12,9 @@ namespace tessera {
 
 namespace {
 
-void share(array& out, const array& in, const Strides& strides, int64_t offset) {
+void share(array& out, const array& in, Strides strides, int64_t offset) {
   Layout l = layout_of(out.shape(), strides);
-  out.copy_shared_buffer(in, strides, l.flags, l.data_size, offset);
+  out.copy_shared_buffer(in, std::move(strides), l.flags, l.data_size, offset);
 }
 
 // Strides for viewing `in` as `shape` without copying, if possible (NumPy's no-copy reshape).
@@ -66,7 +66,7 @@ void reshape_kernel(const Primitive&, const std::vector<array>& in, std::vector<
   }
   Strides st;
   if (a.size() > 0 && nocopy_reshape(a, o.shape(), st)) {
-    share(o, a, st, 0);
+    share(o, a, std::move(st), 0);
     return;
   }
   o.set_data(allocator::malloc(o.nbytes()));
@@ -78,7 +78,7 @@ void transpose_kernel(const Primitive& p, const std::vector<array>& in, std::vec
   auto& axes = static_cast<const Transpose&>(p).axes();
   Strides st(axes.size());
   for (size_t i = 0; i < axes.size(); ++i) st[i] = in[0].strides()[axes[i]];
-  share(out[0], in[0], st, 0);
+  share(out[0], in[0], std::move(st), 0);
 }
 
 void broadcast_kernel(const Primitive&, const std::vector<array>& in, std::vector<array>& out,
@@ -107,7 +107,7 @@ void slice_kernel(const Primitive& p, const std::vector<array>& in, std::vector<
     offset += int64_t(sp.start()[i]) * a.strides()[i];
     st[i] = a.strides()[i] * sp.strides()[i];
   }
-  share(out[0], a, st, offset);
+  share(out[0], a, std::move(st), offset);
 }
 
 void as_strided_kernel(const Primitive& p, const std::vector<array>& in, std::vector<array>& out,

@@ -135,24 +135,27 @@ void cpu_rms_norm(const Primitive& p, const std::vector<array>& in, std::vector<
     using C = calc_t<T>;
     const T* src = x.data<T>();
     T* dst = o.data<T>();
-    std::vector<C> wf(static_cast<size_t>(n));
-    load_row(w.data<T>(), wf.data(), n);
+    // float32 weights are used in place (a decode step normalizes one row per call: a copy
+    // would be an allocation for a few dozen multiplies).
+    std::vector<C> wf(std::is_same_v<T, float> ? 0 : static_cast<size_t>(n));
+    if constexpr (!std::is_same_v<T, float>) load_row(w.data<T>(), wf.data(), n);
+    const C* weights = std::is_same_v<T, float> ? reinterpret_cast<const C*>(w.data<T>()) : wf.data();
     const bool stream = stream_output(o);
     for_rows(rows, n, [&](int64_t r0, int64_t r1) {
       std::vector<C> buf(std::is_same_v<T, float> ? 0 : static_cast<size_t>(n));
       for (int64_t r = r0; r < r1; ++r) {
         if constexpr (std::is_same_v<T, float>) {
-          simd::rms_norm_row_f32(src + r * n, wf.data(), dst + r * n, n, eps, stream);
+          simd::rms_norm_row_f32(src + r * n, weights, dst + r * n, n, eps, stream);
         } else if constexpr (std::is_same_v<C, float>) {
           load_row(src + r * n, buf.data(), n);
-          simd::rms_norm_row_f32(buf.data(), wf.data(), buf.data(), n, eps, false);
+          simd::rms_norm_row_f32(buf.data(), weights, buf.data(), n, eps, false);
           store_row(buf.data(), dst + r * n, n);
         } else {
           load_row(src + r * n, buf.data(), n);
           C ss = 0;
           for (int64_t i = 0; i < n; ++i) ss += buf[size_t(i)] * buf[size_t(i)];
           C inv = C(1) / std::sqrt(ss / C(n) + C(eps));
-          for (int64_t i = 0; i < n; ++i) buf[size_t(i)] = buf[size_t(i)] * inv * wf[size_t(i)];
+          for (int64_t i = 0; i < n; ++i) buf[size_t(i)] = buf[size_t(i)] * inv * weights[i];
           store_row(buf.data(), dst + r * n, n);
         }
       }

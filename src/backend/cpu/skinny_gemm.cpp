@@ -267,8 +267,11 @@ bool skinny_gemm(Dtype d, const MatrixView& a, const MatrixView& b, const void* 
   if (L == 0) return false;
   const size_t item = d.size;
 
-  // A widened to float32, rows contiguous. A tiny copy; the caller's thread owns it.
-  std::vector<float> xs(size_t(M * K));
+  // A widened to float32, rows contiguous. A tiny copy the caller's thread keeps between
+  // products (decode runs hundreds of them per token; thread_scratch holds the tiles below).
+  thread_local std::vector<float> widened;
+  widened.resize(size_t(M * K));
+  std::vector<float>& xs = widened;
   if (!a.transposed) {
     for (int64_t m = 0; m < M; ++m) {
       copy_convert(static_cast<const char*>(pa) + size_t(m * a.ld) * item, d, xs.data() + m * K, float32, size_t(K));
