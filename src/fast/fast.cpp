@@ -82,15 +82,20 @@ std::vector<array> ScaledDotProductAttention::decompose(const std::vector<array>
   const array &q = in[0], &k = in[1], &v = in[2];
   int B = q.shape(0), Hq = q.shape(1), Lq = q.shape(2), Hkv = k.shape(1), Lk = k.shape(2);
   int rep = Hq / Hkv;
+  // bfloat16 attention runs its two products in bfloat16 (the GEMMs accumulate in float32) and
+  // the scaling, masking and softmax in float32, as mixed-precision training does; the gradient
+  // of this composite then runs its four products on the bfloat16 units as well, instead of
+  // float32 GEMMs over widened copies.
+  const Dtype mm = q.dtype() == bfloat16 ? bfloat16 : float32;
   auto expand_heads = [&](const array& t) {
-    if (rep == 1) return astype(t, float32, s);
+    if (rep == 1) return astype(t, mm, s);
     Shape bs = {B, Hkv, rep, t.shape(2), t.shape(3)};
     array e = broadcast_to(expand_dims(t, 2, s), bs, s);
-    return astype(reshape(e, {B, Hq, t.shape(2), t.shape(3)}, s), float32, s);
+    return astype(reshape(e, {B, Hq, t.shape(2), t.shape(3)}, s), mm, s);
   };
-  array q32 = astype(q, float32, s);
-  array k32 = expand_heads(k), v32 = expand_heads(v);
-  array scores = multiply(matmul(q32, swapaxes(k32, -1, -2, s), s), array(scale_, float32), s);
+  array qm = astype(q, mm, s);
+  array km = expand_heads(k), vm = expand_heads(v);
+  array scores = multiply(astype(matmul(qm, swapaxes(km, -1, -2, s), s), float32, s), array(scale_, float32), s);
   const float ninf = -std::numeric_limits<float>::infinity();
   size_t next = 3;
   if (has_mask_) {
@@ -107,10 +112,10 @@ std::vector<array> ScaledDotProductAttention::decompose(const std::vector<array>
     array sk = broadcast_to(reshape(astype(in[next], float32, s), {1, Hq, 1, 1}, s), {B, Hq, Lq, 1}, s);
     array p = softmax(concatenate({sk, scores}, -1, s), -1, true, s);
     p = slice_last(p, 1, Lk + 1, s);
-    return {astype(matmul(p, v32, s), q.dtype(), s)};
+    return {astype(matmul(astype(p, mm, s), vm, s), q.dtype(), s)};
   }
   array p = softmax(scores, -1, true, s);
-  return {astype(matmul(p, v32, s), q.dtype(), s)};
+  return {astype(matmul(astype(p, mm, s), vm, s), q.dtype(), s)};
 }
 
 namespace fast {
