@@ -18,6 +18,13 @@ void binary_run(const T* a, int64_t sa, const T* b, int64_t sb, O* d, int64_t n,
       return;
     }
   } else if constexpr (is_half_v<T> && std::is_same_v<O, T>) {
+    if constexpr (std::is_same_v<T, bfloat16_t>) {
+      if (simd_ok && (sa == 0 || sa == 1) && (sb == 0 || sb == 1) &&
+          simd::binary_bf16(op, reinterpret_cast<const uint16_t*>(a), sa == 0, reinterpret_cast<const uint16_t*>(b),
+                            sb == 0, reinterpret_cast<uint16_t*>(d), n)) {
+        return;
+      }
+    }
     if (simd_ok && (sa == 0 || sa == 1) && (sb == 0 || sb == 1) && simd::has_binary_f32(op)) {
       float ba[kBlock], bb[kBlock];
       float av = sa == 0 ? float(a[0]) : 0.f, bv = sb == 0 ? float(b[0]) : 0.f;
@@ -118,7 +125,19 @@ void select_kernel(const Primitive&, const std::vector<array>& in, std::vector<a
       const U* xx = px + off[1];
       const U* yy = py + off[2];
       U* oo = po + off[3];
-      for (int64_t i = 0; i < n; ++i) oo[i] = cc[i * sc] ? xx[i * sx] : yy[i * sy];
+      // Unit-stride rows with at most one broadcast value (a causal mask over scores, its
+      // gradient against a zero) get loops the compiler vectorizes.
+      if (sc == 1 && sx == 1 && sy == 1) {
+        for (int64_t i = 0; i < n; ++i) oo[i] = cc[i] ? xx[i] : yy[i];
+      } else if (sc == 1 && sx == 1 && sy == 0) {
+        const U y = yy[0];
+        for (int64_t i = 0; i < n; ++i) oo[i] = cc[i] ? xx[i] : y;
+      } else if (sc == 1 && sx == 0 && sy == 1) {
+        const U x = xx[0];
+        for (int64_t i = 0; i < n; ++i) oo[i] = cc[i] ? x : yy[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) oo[i] = cc[i * sc] ? xx[i * sx] : yy[i * sy];
+      }
     });
   });
 }

@@ -226,14 +226,27 @@ void cpu_rope(const Primitive& p, const std::vector<array>& in, std::vector<arra
     using C = calc_t<T>;
     const T* src = x.data<T>();
     T* dst = o.data<T>();
+    // Every batch row and head at a position turns by the same angles: cos and sin once per
+    // (position, frequency), not once per row (a training batch has batch * heads rows per
+    // position).
+    std::vector<float> angles(size_t(L * h * 2));
+    for_rows(L, 16 * h, [&](int64_t l0, int64_t l1) {
+      for (int64_t l = l0; l < l1; ++l) {
+        float pos = float(offset + int(l));
+        for (int64_t i = 0; i < h; ++i) {
+          float th = (pos * inv[i]) * scale;
+          angles[size_t((l * h + i) * 2)] = std::cos(th);
+          angles[size_t((l * h + i) * 2 + 1)] = std::sin(th);
+        }
+      }
+    });
     for_rows(rows, D, [&](int64_t r0, int64_t r1) {
       std::vector<C> buf(static_cast<size_t>(D));
       for (int64_t r = r0; r < r1; ++r) {
-        float pos = float(offset + int(r % L));
+        const float* cs = angles.data() + (r % L) * h * 2;
         load_row(src + r * D, buf.data(), D);
         for (int64_t i = 0; i < h; ++i) {
-          float th = (pos * inv[i]) * scale;
-          C c = C(std::cos(th)), s = C(std::sin(th));
+          C c = C(cs[2 * i]), s = C(cs[2 * i + 1]);
           int64_t a = trad ? 2 * i : i, b = trad ? 2 * i + 1 : i + h;
           C x1 = buf[size_t(a)], x2 = buf[size_t(b)];
           buf[size_t(a)] = x1 * c - x2 * s;

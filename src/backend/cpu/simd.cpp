@@ -299,32 +299,100 @@ bool BinaryF32(BinaryOp op, const float* a, bool as, const float* b, bool bs, fl
   }
 }
 
+using D16 = hn::Rebind<uint16_t, DF>;
+
+// float32 lanes rounded to bfloat16 (to nearest even; NaN stays a quiet NaN instead of
+// rounding into infinity), as the lanes of a half-width uint16 vector.
+HWY_INLINE hn::Vec<D16> RoundToBF16(hn::Vec<DF> v) {
+  const hn::RebindToUnsigned<DF> du;
+  const hn::RebindToSigned<DF> di;
+  const D16 d16;
+  auto x = hn::BitCast(du, v);
+  auto lsb = hn::And(hn::ShiftRight<16>(x), hn::Set(du, 1u));
+  auto r = hn::ShiftRight<16>(hn::Add(x, hn::Add(hn::Set(du, 0x7fffu), lsb)));
+  auto is_nan = hn::Gt(hn::And(x, hn::Set(du, 0x7fffffffu)), hn::Set(du, 0x7f800000u));
+  r = hn::IfThenElse(is_nan, hn::Or(hn::ShiftRight<16>(x), hn::Set(du, 0x40u)), r);
+  return hn::DemoteTo(d16, hn::BitCast(di, r));
+}
+
+HWY_INLINE hn::Vec<DF> WidenBF16(const uint16_t* p) {
+  const DF d;
+  const hn::RebindToUnsigned<DF> du;
+  return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(D16(), p))));
+}
+
+HWY_INLINE uint16_t RoundToBF16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return uint16_t((x >> 16) | 0x40);
+  return uint16_t((x + 0x7fffu + ((x >> 16) & 1)) >> 16);
+}
+
+HWY_INLINE float WidenBF16(uint16_t h) {
+  uint32_t x = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+// A binary op on bfloat16 operands in one pass: each vector is widened, combined in float32
+// and rounded back in registers (the blocked fallback converts through float32 buffers).
+template <BinaryOp op>
+HWY_INLINE void BinaryLoopBF16(const uint16_t* a, bool as, const uint16_t* b, bool bs, uint16_t* out, int64_t n) {
+  const DF d;
+  const D16 d16;
+  const int64_t N = int64_t(hn::Lanes(d));
+  int64_t i = 0;
+  if (!as && !bs) {
+    for (; i + N <= n; i += N) {
+      hn::StoreU(RoundToBF16(BinaryVec<op>(d, WidenBF16(a + i), WidenBF16(b + i))), d16, out + i);
+    }
+  } else if (as && !bs) {
+    auto va = hn::Set(d, WidenBF16(a[0]));
+    for (; i + N <= n; i += N) hn::StoreU(RoundToBF16(BinaryVec<op>(d, va, WidenBF16(b + i))), d16, out + i);
+  } else if (!as && bs) {
+    auto vb = hn::Set(d, WidenBF16(b[0]));
+    for (; i + N <= n; i += N) hn::StoreU(RoundToBF16(BinaryVec<op>(d, WidenBF16(a + i), vb)), d16, out + i);
+  }
+  for (; i < n; ++i) {
+    float x = WidenBF16(as ? a[0] : a[i]), y = WidenBF16(bs ? b[0] : b[i]);
+    out[i] = RoundToBF16(hn::GetLane(BinaryVec<op>(d, hn::Set(d, x), hn::Set(d, y))));
+  }
+}
+
+bool BinaryBF16(BinaryOp op, const uint16_t* a, bool as, const uint16_t* b, bool bs, uint16_t* out, int64_t n) {
+  switch (op) {
+    case BinaryOp::Add:
+      BinaryLoopBF16<BinaryOp::Add>(a, as, b, bs, out, n);
+      return true;
+    case BinaryOp::Subtract:
+      BinaryLoopBF16<BinaryOp::Subtract>(a, as, b, bs, out, n);
+      return true;
+    case BinaryOp::Multiply:
+      BinaryLoopBF16<BinaryOp::Multiply>(a, as, b, bs, out, n);
+      return true;
+    case BinaryOp::Divide:
+      BinaryLoopBF16<BinaryOp::Divide>(a, as, b, bs, out, n);
+      return true;
+    case BinaryOp::Maximum:
+      BinaryLoopBF16<BinaryOp::Maximum>(a, as, b, bs, out, n);
+      return true;
+    case BinaryOp::Minimum:
+      BinaryLoopBF16<BinaryOp::Minimum>(a, as, b, bs, out, n);
+      return true;
+    default:
+      return false;
+  }
+}
+
 void F32To16(const float* in, uint16_t* out, size_t n, bool bf16) {
   const DF d;
   const size_t N = hn::Lanes(d);
   size_t i = 0;
   if (bf16) {
-    const hn::RebindToUnsigned<DF> du;
-    const hn::RebindToSigned<DF> di;
-    const hn::Rebind<uint16_t, DF> d16;
-    for (; i + N <= n; i += N) {
-      auto x = hn::BitCast(du, hn::LoadU(d, in + i));
-      auto lsb = hn::And(hn::ShiftRight<16>(x), hn::Set(du, 1u));
-      auto r = hn::ShiftRight<16>(hn::Add(x, hn::Add(hn::Set(du, 0x7fffu), lsb)));
-      // NaN stays NaN (quiet) instead of rounding into infinity.
-      auto is_nan = hn::Gt(hn::And(x, hn::Set(du, 0x7fffffffu)), hn::Set(du, 0x7f800000u));
-      r = hn::IfThenElse(is_nan, hn::Or(hn::ShiftRight<16>(x), hn::Set(du, 0x40u)), r);
-      hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, r)), d16, out + i);
-    }
-    for (; i < n; ++i) {
-      uint32_t x;
-      std::memcpy(&x, in + i, 4);
-      if ((x & 0x7fffffffu) > 0x7f800000u) {
-        out[i] = uint16_t((x >> 16) | 0x40);
-      } else {
-        out[i] = uint16_t((x + 0x7fffu + ((x >> 16) & 1)) >> 16);
-      }
-    }
+    const D16 d16;
+    for (; i + N <= n; i += N) hn::StoreU(RoundToBF16(hn::LoadU(d, in + i)), d16, out + i);
+    for (; i < n; ++i) out[i] = RoundToBF16(in[i]);
     return;
   }
   const hn::Rebind<hwy::float16_t, DF> dh;
@@ -341,16 +409,8 @@ void F16To32(const uint16_t* in, float* out, size_t n, bool bf16) {
   const size_t N = hn::Lanes(d);
   size_t i = 0;
   if (bf16) {
-    const hn::RebindToUnsigned<DF> du;
-    const hn::Rebind<uint16_t, DF> d16;
-    for (; i + N <= n; i += N) {
-      auto x = hn::PromoteTo(du, hn::LoadU(d16, in + i));
-      hn::StoreU(hn::BitCast(d, hn::ShiftLeft<16>(x)), d, out + i);
-    }
-    for (; i < n; ++i) {
-      uint32_t x = uint32_t(in[i]) << 16;
-      std::memcpy(out + i, &x, 4);
-    }
+    for (; i + N <= n; i += N) hn::StoreU(WidenBF16(in + i), d, out + i);
+    for (; i < n; ++i) out[i] = WidenBF16(in[i]);
     return;
   }
   const hn::Rebind<hwy::float16_t, DF> dh;
@@ -1071,6 +1131,7 @@ namespace tessera::simd {
 
 HWY_EXPORT(UnaryF32);
 HWY_EXPORT(BinaryF32);
+HWY_EXPORT(BinaryBF16);
 HWY_EXPORT(F32To16);
 HWY_EXPORT(F16To32);
 HWY_EXPORT(ReduceF32);
@@ -1114,6 +1175,10 @@ bool has_binary_f32(BinaryOp op) {
 
 bool binary_f32(BinaryOp op, const float* a, bool as, const float* b, bool bs, float* out, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(BinaryF32)(op, a, as, b, bs, out, n);
+}
+
+bool binary_bf16(BinaryOp op, const uint16_t* a, bool as, const uint16_t* b, bool bs, uint16_t* out, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(BinaryBF16)(op, a, as, b, bs, out, n);
 }
 
 void f32_to_16(const float* in, uint16_t* out, size_t n, bool bf16) { HWY_DYNAMIC_DISPATCH(F32To16)(in, out, n, bf16); }

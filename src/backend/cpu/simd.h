@@ -23,6 +23,9 @@ bool unary_f32(UnaryOp op, const float* in, float* out, int64_t n);
 bool has_binary_f32(BinaryOp op);
 // a_scalar / b_scalar: the operand is a single broadcast value.
 bool binary_f32(BinaryOp op, const float* a, bool a_scalar, const float* b, bool b_scalar, float* out, int64_t n);
+// The same on bfloat16 bit patterns, rounded to nearest even; false where has_binary_f32 is.
+bool binary_bf16(BinaryOp op, const uint16_t* a, bool a_scalar, const uint16_t* b, bool b_scalar, uint16_t* out,
+                 int64_t n);
 
 // float32 <-> float16/bfloat16 with round-to-nearest-even.
 void f32_to_16(const float* in, uint16_t* out, size_t n, bool bf16);
