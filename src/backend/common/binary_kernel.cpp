@@ -126,15 +126,20 @@ void select_kernel(const Primitive&, const std::vector<array>& in, std::vector<a
       const U* yy = py + off[2];
       U* oo = po + off[3];
       // Unit-stride rows with at most one broadcast value (a causal mask over scores, its
-      // gradient against a zero) get loops the compiler vectorizes.
+      // gradient against a zero) select with a bit mask: both sides are read unconditionally,
+      // so the compiler vectorizes the loop.
+      auto blend = [](bool c, U a, U b) {
+        const U m = U(0) - U(c);
+        return U((a & m) | (b & ~m));
+      };
       if (sc == 1 && sx == 1 && sy == 1) {
-        for (int64_t i = 0; i < n; ++i) oo[i] = cc[i] ? xx[i] : yy[i];
+        for (int64_t i = 0; i < n; ++i) oo[i] = blend(cc[i], xx[i], yy[i]);
       } else if (sc == 1 && sx == 1 && sy == 0) {
         const U y = yy[0];
-        for (int64_t i = 0; i < n; ++i) oo[i] = cc[i] ? xx[i] : y;
+        for (int64_t i = 0; i < n; ++i) oo[i] = blend(cc[i], xx[i], y);
       } else if (sc == 1 && sx == 0 && sy == 1) {
         const U x = xx[0];
-        for (int64_t i = 0; i < n; ++i) oo[i] = cc[i] ? x : yy[i];
+        for (int64_t i = 0; i < n; ++i) oo[i] = blend(cc[i], x, yy[i]);
       } else {
         for (int64_t i = 0; i < n; ++i) oo[i] = cc[i * sc] ? xx[i * sx] : yy[i * sy];
       }
