@@ -82,6 +82,7 @@ void run_all(Device device) {
   const std::map<PrimitiveKind, const char*> tested_elsewhere = {
       {PrimitiveKind::RandomBits, "tests/random_test.cpp"},
       {PrimitiveKind::Compiled, "tests/compile_test.cpp"},
+      {PrimitiveKind::ScaledDotProductAttentionVjp, "tests/torch_grads_test.cpp (against PyTorch's gradients)"},
       {PrimitiveKind::Custom, "no kernel yet"},
       {PrimitiveKind::Depends, "no kernel yet"},
   };

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "tessera/tessera.h"
@@ -16,7 +17,8 @@ using Params = std::unordered_map<std::string, array>;
 
 struct TorchReference {
   std::string dir, skip_reason;
-  Params mlp, block, attention;
+  Params mlp, block;
+  std::map<std::string, Params> attention;
   TorchReference() {
     if (std::system("/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null") != 0) {
       skip_reason = "PyTorch (Debian's python3-torch at /usr/bin/python3) is not installed";
@@ -28,7 +30,9 @@ struct TorchReference {
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("torch_grads.py failed");
     mlp = loadz(dir + "/mlp.npz");
     block = loadz(dir + "/block.npz");
-    attention = loadz(dir + "/attention.npz");
+    for (const char* name : {"attention", "attention_offset", "attention_full"}) {
+      attention[name] = loadz(dir + "/" + name + ".npz");
+    }
   }
   ~TorchReference() {
     if (!dir.empty()) std::filesystem::remove_all(dir);
@@ -100,37 +104,39 @@ TEST(TorchGrads, TransformerBlock) {
   });
 }
 
-// Grouped-query causal attention through fast::scaled_dot_product_attention, float32 and
-// bfloat16, against PyTorch's float64 gradients on the same (bfloat16-exact) inputs. bfloat16
-// keeps 8 significant bits: its products and the gradients built from them are held to about
-// 2^-6 of the largest reference value.
+// Grouped-query attention through fast::scaled_dot_product_attention, float32 (the fused
+// gradient kernel) and bfloat16 (the composite's gradient), against PyTorch's float64 gradients
+// on the same (bfloat16-exact) inputs: causal, causal with 30 earlier keys over two query blocks,
+// and unmasked. bfloat16 keeps 8 significant bits: its products and the gradients built from
+// them are held to about 2^-6 of the largest reference value.
 TEST(TorchGrads, GroupedQueryAttentionFloat32AndBfloat16) {
   const auto& r = reference();
   if (!r.skip_reason.empty()) GTEST_SKIP() << r.skip_reason;
-  const Params& p = r.attention;
-  const float scale = 1.0f / std::sqrt(float(p.at("q").shape(3)));
-  for (Dtype dt : {float32, bfloat16}) {
-    SCOPED_TRACE(dt == float32 ? "float32" : "bfloat16");
-    auto fn = [&](const std::vector<array>& qkv) {
-      array o = fast::scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], scale, "causal");
-      return std::vector<array>{o};
-    };
-    std::vector<array> primals;
-    for (auto* n : {"q", "k", "v"}) primals.push_back(astype(p.at(n), dt));
-    auto [outs, grads] = vjp(fn, primals, {astype(p.at("cotangent"), dt)});
-    eval(outs);
-    eval(grads);
-    auto close = [&](const array& got, const std::string& name) {
-      const array& want = p.at(name);
-      const float peak = max(abs(want)).item<float>();
-      if (dt == float32) return expect_close(astype(got, float32), want, name);
-      expect_close(astype(got, float32), want, name, 2e-2f, peak / 64.0f);
-    };
-    EXPECT_EQ(outs[0].dtype(), dt);
-    close(outs[0], "out");
-    close(grads[0], "grad_q");
-    close(grads[1], "grad_k");
-    close(grads[2], "grad_v");
+  for (const auto& [name, p] : r.attention) {
+    const float scale = 1.0f / std::sqrt(float(p.at("q").shape(3)));
+    const std::string mode = name == "attention_full" ? "" : "causal";
+    for (Dtype dt : {float32, bfloat16}) {
+      SCOPED_TRACE(name + (dt == float32 ? " float32" : " bfloat16"));
+      auto fn = [&](const std::vector<array>& qkv) {
+        return std::vector<array>{fast::scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], scale, mode)};
+      };
+      std::vector<array> primals;
+      for (auto* n : {"q", "k", "v"}) primals.push_back(astype(p.at(n), dt));
+      auto [outs, grads] = vjp(fn, primals, {astype(p.at("cotangent"), dt)});
+      eval(outs);
+      eval(grads);
+      auto close = [&](const array& got, const std::string& what) {
+        const array& want = p.at(what);
+        const float peak = max(abs(want)).item<float>();
+        if (dt == float32) return expect_close(astype(got, float32), want, what);
+        expect_close(astype(got, float32), want, what, 2e-2f, peak / 64.0f);
+      };
+      EXPECT_EQ(outs[0].dtype(), dt);
+      close(outs[0], "out");
+      close(grads[0], "grad_q");
+      close(grads[1], "grad_k");
+      close(grads[2], "grad_v");
+    }
   }
 }
 

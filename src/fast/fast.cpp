@@ -77,15 +77,25 @@ std::vector<array> RoPE::decompose(const std::vector<array>& in) const {
   return {rot};
 }
 
-std::vector<array> ScaledDotProductAttention::decompose(const std::vector<array>& in) const {
-  StreamOrDevice s = stream();
+namespace {
+
+// What attention's composite and its gradient share: the operands in the dtype the products
+// run in, the key/value heads repeated to the query heads, and the scaled, masked scores.
+struct AttentionScores {
+  Dtype mm;        // dtype of the products: bfloat16 for bfloat16 inputs, else float32
+  array qm, km, vm;  // [B, Hq, L, D] each (keys and values repeated per query group)
+  array scores;    // float32 [B, Hq, Lq, Lk]
+};
+
+AttentionScores attention_scores(const std::vector<array>& in, float scale, bool has_mask, bool causal,
+                                 StreamOrDevice s) {
   const array &q = in[0], &k = in[1], &v = in[2];
   int B = q.shape(0), Hq = q.shape(1), Lq = q.shape(2), Hkv = k.shape(1), Lk = k.shape(2);
   int rep = Hq / Hkv;
   // bfloat16 attention runs its two products in bfloat16 (the GEMMs accumulate in float32) and
   // the scaling, masking and softmax in float32, as mixed-precision training does; the gradient
-  // of this composite then runs its four products on the bfloat16 units as well, instead of
-  // float32 GEMMs over widened copies.
+  // then runs its products on the bfloat16 units as well, instead of float32 GEMMs over widened
+  // copies.
   const Dtype mm = q.dtype() == bfloat16 ? bfloat16 : float32;
   auto expand_heads = [&](const array& t) {
     if (rep == 1) return astype(t, mm, s);
@@ -93,29 +103,61 @@ std::vector<array> ScaledDotProductAttention::decompose(const std::vector<array>
     array e = broadcast_to(expand_dims(t, 2, s), bs, s);
     return astype(reshape(e, {B, Hq, t.shape(2), t.shape(3)}, s), mm, s);
   };
-  array qm = astype(q, mm, s);
-  array km = expand_heads(k), vm = expand_heads(v);
-  array scores = multiply(astype(matmul(qm, swapaxes(km, -1, -2, s), s), float32, s), array(scale_, float32), s);
+  AttentionScores r{mm, astype(q, mm, s), expand_heads(k), expand_heads(v), array(0.0f)};
+  r.scores = multiply(astype(matmul(r.qm, swapaxes(r.km, -1, -2, s), s), float32, s), array(scale, float32), s);
   const float ninf = -std::numeric_limits<float>::infinity();
-  size_t next = 3;
-  if (has_mask_) {
-    const array& m = in[next++];
-    if (m.dtype() == bool_) scores = where(m, scores, array(ninf, float32), s);
-    else scores = add(scores, astype(m, float32, s), s);
+  if (has_mask) {
+    const array& m = in[3];
+    if (m.dtype() == bool_) r.scores = where(m, r.scores, array(ninf, float32), s);
+    else r.scores = add(r.scores, astype(m, float32, s), s);
   }
-  if (causal_) {
+  if (causal) {
     array qi = add(reshape(arange(0, Lq, s), {Lq, 1}, s), array(Lk - Lq, int32), s);
     array kj = reshape(arange(0, Lk, s), {1, Lk}, s);
-    scores = where(less_equal(kj, qi, s), scores, array(ninf, float32), s);
+    r.scores = where(less_equal(kj, qi, s), r.scores, array(ninf, float32), s);
   }
+  return r;
+}
+
+}  // namespace
+
+std::vector<array> ScaledDotProductAttention::decompose(const std::vector<array>& in) const {
+  StreamOrDevice s = stream();
+  const array& q = in[0];
+  int B = q.shape(0), Hq = q.shape(1), Lq = q.shape(2), Lk = in[1].shape(2);
+  AttentionScores a = attention_scores(in, scale_, has_mask_, causal_, s);
   if (has_sinks_) {
-    array sk = broadcast_to(reshape(astype(in[next], float32, s), {1, Hq, 1, 1}, s), {B, Hq, Lq, 1}, s);
-    array p = softmax(concatenate({sk, scores}, -1, s), -1, true, s);
+    array sk = broadcast_to(reshape(astype(in[has_mask_ ? 4 : 3], float32, s), {1, Hq, 1, 1}, s), {B, Hq, Lq, 1}, s);
+    array p = softmax(concatenate({sk, a.scores}, -1, s), -1, true, s);
     p = slice_last(p, 1, Lk + 1, s);
-    return {astype(matmul(astype(p, mm, s), vm, s), q.dtype(), s)};
+    return {astype(matmul(astype(p, a.mm, s), a.vm, s), q.dtype(), s)};
   }
-  array p = softmax(scores, -1, true, s);
-  return {astype(matmul(astype(p, mm, s), vm, s), q.dtype(), s)};
+  array p = softmax(a.scores, -1, true, s);
+  return {astype(matmul(astype(p, a.mm, s), a.vm, s), q.dtype(), s)};
+}
+
+std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& primals,
+                                                  const std::vector<array>& cotangents,
+                                                  const std::vector<int>& argnums,
+                                                  const std::vector<array>& outputs) const {
+  const array &q = primals[0], &k = primals[1], &v = primals[2];
+  // float32 only: bfloat16's composite gradient runs its products on the bfloat16 GEMM units,
+  // which beat the fused float32 kernel there (measured: [16, 4, 256, 64] causal).
+  bool fused = !has_mask_ && !has_sinks_ && outputs.size() == 1 && cotangents.size() == 1 && q.dtype() == float32;
+  for (int i : argnums) fused = fused && i < 3;
+  if (!fused) return Primitive::vjp(primals, cotangents, argnums, outputs);
+  std::vector<array> grads =
+      array::make_arrays({q.shape(), k.shape(), v.shape()}, {q.dtype(), k.dtype(), v.dtype()},
+                         std::make_shared<ScaledDotProductAttentionVjp>(stream(), scale_, causal_),
+                         {q, k, v, outputs[0], cotangents[0]});
+  std::vector<array> out;
+  for (int i : argnums) out.push_back(grads[size_t(i)]);
+  return out;
+}
+
+std::vector<array> ScaledDotProductAttentionVjp::decompose(const std::vector<array>& in) const {
+  ScaledDotProductAttention forward(stream(), scale_, causal_, false, false);
+  return forward.Primitive::vjp({in[0], in[1], in[2]}, {in[4]}, {0, 1, 2}, {in[3]});
 }
 
 namespace fast {

@@ -112,6 +112,10 @@ class ScaledDotProductAttention : public Primitive {
     return a.scale_ == scale_ && a.causal_ == causal_ && a.has_mask_ == has_mask_ && a.has_sinks_ == has_sinks_;
   }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  // In float32 without a mask array or sinks, the gradient w.r.t. q, k and v is one fused node
+  // (ScaledDotProductAttentionVjp); otherwise the composite is differentiated.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
   float scale() const { return scale_; }
   bool causal() const { return causal_; }
   bool has_mask() const { return has_mask_; }
@@ -120,6 +124,28 @@ class ScaledDotProductAttention : public Primitive {
  private:
   float scale_;
   bool causal_, has_mask_, has_sinks_;
+};
+
+// The gradient of unmasked (or causal) attention. inputs: q, k, v, the forward output o and its
+// cotangent; outputs: the gradients of q, k and v. Its decomposition differentiates the
+// forward composite; the CPU kernel recomputes the attention weights block by block and never
+// writes a [Lq, Lk] array to memory.
+class ScaledDotProductAttentionVjp : public Primitive {
+ public:
+  ScaledDotProductAttentionVjp(Stream s, float scale, bool causal) : Primitive(s), scale_(scale), causal_(causal) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::ScaledDotProductAttentionVjp; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& a = static_cast<const ScaledDotProductAttentionVjp&>(o);
+    return a.scale_ == scale_ && a.causal_ == causal_;
+  }
+  std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  float scale() const { return scale_; }
+  bool causal() const { return causal_; }
+
+ private:
+  float scale_;
+  bool causal_;
 };
 
 }  // namespace tessera

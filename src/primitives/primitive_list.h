@@ -51,6 +51,7 @@
   X(LayerNorm)                     \
   X(RoPE)                          \
   X(ScaledDotProductAttention)     \
+  X(ScaledDotProductAttentionVjp)  \
   X(Depends)                       \
   X(Compiled)                      \
   X(Custom)

@@ -2,9 +2,10 @@
 """Writes PyTorch reference gradients for tests/torch_grads_test.cpp.
 
 Usage: torch_grads.py OUT_DIR. Writes mlp.npz and block.npz: the inputs, the weights, the loss
-and the gradient of the loss w.r.t. every weight ("grad_<name>"), in float32; and attention.npz:
-grouped-query causal attention on bfloat16-representable inputs, its output and the gradients of
-sum(output * cotangent) w.r.t. q, k and v, computed in float64.
+and the gradient of the loss w.r.t. every weight ("grad_<name>"), in float32; and attention*.npz:
+grouped-query attention (causal, causal over a longer key range, unmasked) on
+bfloat16-representable inputs, its output and the gradients of sum(output * cotangent) w.r.t. q,
+k and v, computed in float64.
 """
 import math
 import sys
@@ -99,25 +100,28 @@ def block():
     save("block", tensors)
 
 
-def attention():
-    # 4 query heads over 2 key/value heads, 24 queries against 24 keys, causal; the inputs are
-    # rounded to bfloat16 so that a bfloat16 run starts from exactly these values.
-    b, hq, hkv, t, dh = 2, 4, 2, 24, 16
+def attention(name, b, hq, hkv, lq, lk, dh, causal):
+    # Grouped-query attention on inputs rounded to bfloat16, so that a bfloat16 run starts from
+    # exactly these values; causal masks align the queries with the last lq keys.
     def bf16(*shape):
         return torch.randn(*shape).to(torch.bfloat16).to(torch.float64)
-    q, k, v, g = bf16(b, hq, t, dh), bf16(b, hkv, t, dh), bf16(b, hkv, t, dh), bf16(b, hq, t, dh)
+    q, k, v, g = bf16(b, hq, lq, dh), bf16(b, hkv, lk, dh), bf16(b, hkv, lk, dh), bf16(b, hq, lq, dh)
     for x in (q, k, v):
         x.requires_grad_(True)
     rep = hq // hkv
     ke, ve = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
     scores = q @ ke.transpose(-1, -2) / math.sqrt(dh)
-    scores = scores.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool), 1), float("-inf"))
+    if causal:
+        hidden = torch.arange(lk)[None, :] > torch.arange(lq)[:, None] + (lk - lq)
+        scores = scores.masked_fill(hidden, float("-inf"))
     out = torch.softmax(scores, -1) @ ve
     (out * g).sum().backward()
-    save("attention", {"q": q, "k": k, "v": v, "cotangent": g, "out": out,
-                       "grad_q": q.grad, "grad_k": k.grad, "grad_v": v.grad})
+    save(name, {"q": q, "k": k, "v": v, "cotangent": g, "out": out,
+                "grad_q": q.grad, "grad_k": k.grad, "grad_v": v.grad})
 
 
 mlp()
 block()
-attention()
+attention("attention", 2, 4, 2, 24, 24, 16, True)
+attention("attention_offset", 1, 2, 1, 40, 70, 8, True)  # two query blocks, 30 earlier keys
+attention("attention_full", 1, 3, 3, 33, 17, 8, False)

@@ -16,5 +16,7 @@ void cpu_rms_norm(const Primitive& p, const std::vector<array>& in, std::vector<
 void cpu_layer_norm(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
 void cpu_rope(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
 void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
+// attention_vjp_kernel.cpp
+void cpu_sdpa_vjp(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
 
 }  // namespace tessera

@@ -26,6 +26,7 @@ void register_cpu_kernels(Backend& b) {
   b.register_kernel(PrimitiveKind::LayerNorm, cpu_layer_norm);
   b.register_kernel(PrimitiveKind::RoPE, cpu_rope);
   b.register_kernel(PrimitiveKind::ScaledDotProductAttention, cpu_sdpa);
+  b.register_kernel(PrimitiveKind::ScaledDotProductAttentionVjp, cpu_sdpa_vjp);
   b.register_kernel(PrimitiveKind::Compiled, cpu_compiled);
 }
 

@@ -905,12 +905,14 @@ void AttnScores(int kind, const float* q, int64_t G, int64_t D, const void* k, i
 // once into kt ([D][ldk] floats, ldk = nk rounded up to whole vectors, zero padded), then each
 // tile of MR rows by two vectors of keys accumulates broadcast(q) * kt over D, with no
 // horizontal sums. s[r * ss + j] for r < R, j < ldk (padding columns hold zeros' products).
+// Columns [0, cols) of kt's rows (stride ldk; cols a multiple of the vector length).
 template <int MR>
-HWY_INLINE void ScoresTileRows(const float* q, int64_t D, const float* kt, int64_t ldk, float* s, int64_t ss) {
+HWY_INLINE void ScoresTileRows(const float* q, int64_t D, const float* kt, int64_t ldk, int64_t cols, float* s,
+                               int64_t ss) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   int64_t j = 0;
-  for (; j + 2 * N <= ldk; j += 2 * N) {
+  for (; j + 2 * N <= cols; j += 2 * N) {
     hn::Vec<DF> acc[MR][2];
     for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = hn::Zero(d);
     for (int64_t x = 0; x < D; ++x) {
@@ -926,7 +928,7 @@ HWY_INLINE void ScoresTileRows(const float* q, int64_t D, const float* kt, int64
       hn::StoreU(acc[r][1], d, s + r * ss + j + N);
     }
   }
-  for (; j < ldk; j += N) {
+  for (; j < cols; j += N) {
     hn::Vec<DF> acc[MR];
     for (int r = 0; r < MR; ++r) acc[r] = hn::Zero(d);
     for (int64_t x = 0; x < D; ++x) {
@@ -934,6 +936,18 @@ HWY_INLINE void ScoresTileRows(const float* q, int64_t D, const float* kt, int64
       for (int r = 0; r < MR; ++r) acc[r] = hn::MulAdd(hn::Set(d, q[r * D + x]), k0, acc[r]);
     }
     for (int r = 0; r < MR; ++r) hn::StoreU(acc[r], d, s + r * ss + j);
+  }
+}
+
+HWY_INLINE void ScoresRows(const float* q, int64_t R, int64_t D, const float* kt, int64_t ldk, int64_t cols, float* s,
+                           int64_t ss) {
+  int64_t r = 0;
+  for (; r + 4 <= R; r += 4) ScoresTileRows<4>(q + r * D, D, kt, ldk, cols, s + r * ss, ss);
+  switch (R - r) {
+    case 3: ScoresTileRows<3>(q + r * D, D, kt, ldk, cols, s + r * ss, ss); break;
+    case 2: ScoresTileRows<2>(q + r * D, D, kt, ldk, cols, s + r * ss, ss); break;
+    case 1: ScoresTileRows<1>(q + r * D, D, kt, ldk, cols, s + r * ss, ss); break;
+    default: break;
   }
 }
 
@@ -947,14 +961,15 @@ void AttnScoresTiledT(const float* q, int64_t R, int64_t D, const KVElem<kKind>*
     for (int64_t j = 0; j < nk; ++j) row[j] = KVScalar<kKind>(k + j * ks + x);
     for (int64_t j = nk; j < ldk; ++j) row[j] = 0.f;
   }
-  int64_t r = 0;
-  for (; r + 4 <= R; r += 4) ScoresTileRows<4>(q + r * D, D, kt, ldk, s + r * ss, ss);
-  switch (R - r) {
-    case 3: ScoresTileRows<3>(q + r * D, D, kt, ldk, s + r * ss, ss); break;
-    case 2: ScoresTileRows<2>(q + r * D, D, kt, ldk, s + r * ss, ss); break;
-    case 1: ScoresTileRows<1>(q + r * D, D, kt, ldk, s + r * ss, ss); break;
-    default: break;
-  }
+  ScoresRows(q, R, D, kt, ldk, ldk, s, ss);
+}
+
+// Scores against keys the caller transposed once (kt [D][ldk], zero padded past the keys), for
+// the first nk of them (whole vectors: s gets round_up(nk, lanes) columns).
+void AttnScoresTransposed(const float* q, int64_t R, int64_t D, const float* kt, int64_t ldk, int64_t nk, float* s,
+                          int64_t ss) {
+  const int64_t N = int64_t(hn::Lanes(DF()));
+  ScoresRows(q, R, D, kt, ldk, std::min(ldk, (nk + N - 1) / N * N), s, ss);
 }
 
 void AttnScoresTiled(int kind, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t nk, float* s,
@@ -1144,6 +1159,7 @@ HWY_EXPORT(RMSNormRowF32);
 HWY_EXPORT(LayerNormRowF32);
 HWY_EXPORT(AttnScores);
 HWY_EXPORT(AttnScoresTiled);
+HWY_EXPORT(AttnScoresTransposed);
 HWY_EXPORT(AttnAccumulateTiled);
 HWY_EXPORT(ExpShiftSumF32);
 HWY_EXPORT(AttnAccumulate);
@@ -1209,6 +1225,11 @@ void attn_scores(int kind, const float* q, int64_t G, int64_t D, const void* k, 
                  float* scores, int64_t s_stride) {
   HWY_DYNAMIC_DISPATCH(AttnScores)(kind, q, G, D, k, k_stride, nk, scores, s_stride);
 }
+void attn_scores_transposed(const float* q, int64_t R, int64_t D, const float* kt, int64_t ldk, int64_t nk,
+                            float* scores, int64_t s_stride) {
+  HWY_DYNAMIC_DISPATCH(AttnScoresTransposed)(q, R, D, kt, ldk, nk, scores, s_stride);
+}
+
 void attn_scores_tiled(int kind, const float* q, int64_t R, int64_t D, const void* k, int64_t k_stride, int64_t nk,
                        float* scores, int64_t s_stride, float* kt) {
   HWY_DYNAMIC_DISPATCH(AttnScoresTiled)(kind, q, R, D, k, k_stride, nk, scores, s_stride, kt);

@@ -69,6 +69,10 @@ void attn_scores(int kind, const float* q, int64_t G, int64_t D, const void* k, 
 // fills round_up(nk, lanes) columns per row (s_stride at least that).
 void attn_scores_tiled(int kind, const float* q, int64_t R, int64_t D, const void* k, int64_t k_stride, int64_t nk,
                        float* scores, int64_t s_stride, float* kt);
+// The same against float32 keys the caller transposed once (kt [D][ldk], ldk a multiple of 16,
+// zero past the keys), for the first nk keys (s gets round_up(nk, lanes) <= ldk columns).
+void attn_scores_transposed(const float* q, int64_t R, int64_t D, const float* kt, int64_t ldk, int64_t nk,
+                            float* scores, int64_t s_stride);
 // s[j] = exp(s[j] - m) (0 where s[j] - m < -87.3, NaN kept); returns the sum.
 float exp_shift_sum_f32(float* s, int64_t n, float m);
 // acc[g * Dv + d] += sum_j p[g * p_stride + j] * v[j * v_stride + d].
