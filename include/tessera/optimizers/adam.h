@@ -24,6 +24,9 @@ class Adam : public Optimizer {
   void init_single(const std::string& param_name, const array& param, Slots& slots) const override;
   array apply_single(const std::string& param_name, const array& grad, const array& param, Slots& slots,
                      const std::optional<array>& lr, int step) const override;
+  // The step shared with AdamW, whose weight decay scales the parameter by `decay` first.
+  array update_moments_and_param(const array& grad, const array& param, Slots& slots, const array& lr, int step,
+                                 const array& decay) const;
 };
 
 // Adam with decoupled weight decay: p ← p·(1 − lr·λ) before the Adam step (PyTorch's AdamW when
