@@ -274,29 +274,23 @@ HWY_INLINE void BinaryLoop(const float* a, bool as, const float* b, bool bs, flo
   for (; i < n; ++i) scalar_at(i);
 }
 
-bool BinaryF32(BinaryOp op, const float* a, bool as, const float* b, bool bs, float* out, int64_t n) {
+// Calls f(std::integral_constant<BinaryOp, op>) for the ops the vector loops implement; false
+// for the others.
+template <typename F>
+HWY_INLINE bool WithVectorBinaryOp(BinaryOp op, F&& f) {
   switch (op) {
-    case BinaryOp::Add:
-      BinaryLoop<BinaryOp::Add>(a, as, b, bs, out, n);
-      return true;
-    case BinaryOp::Subtract:
-      BinaryLoop<BinaryOp::Subtract>(a, as, b, bs, out, n);
-      return true;
-    case BinaryOp::Multiply:
-      BinaryLoop<BinaryOp::Multiply>(a, as, b, bs, out, n);
-      return true;
-    case BinaryOp::Divide:
-      BinaryLoop<BinaryOp::Divide>(a, as, b, bs, out, n);
-      return true;
-    case BinaryOp::Maximum:
-      BinaryLoop<BinaryOp::Maximum>(a, as, b, bs, out, n);
-      return true;
-    case BinaryOp::Minimum:
-      BinaryLoop<BinaryOp::Minimum>(a, as, b, bs, out, n);
-      return true;
-    default:
-      return false;
+    case BinaryOp::Add: f(std::integral_constant<BinaryOp, BinaryOp::Add>{}); return true;
+    case BinaryOp::Subtract: f(std::integral_constant<BinaryOp, BinaryOp::Subtract>{}); return true;
+    case BinaryOp::Multiply: f(std::integral_constant<BinaryOp, BinaryOp::Multiply>{}); return true;
+    case BinaryOp::Divide: f(std::integral_constant<BinaryOp, BinaryOp::Divide>{}); return true;
+    case BinaryOp::Maximum: f(std::integral_constant<BinaryOp, BinaryOp::Maximum>{}); return true;
+    case BinaryOp::Minimum: f(std::integral_constant<BinaryOp, BinaryOp::Minimum>{}); return true;
+    default: return false;
   }
+}
+
+bool BinaryF32(BinaryOp op, const float* a, bool as, const float* b, bool bs, float* out, int64_t n) {
+  return WithVectorBinaryOp(op, [&](auto c) { BinaryLoop<decltype(c)::value>(a, as, b, bs, out, n); });
 }
 
 using D16 = hn::Rebind<uint16_t, DF>;
@@ -361,28 +355,7 @@ HWY_INLINE void BinaryLoopBF16(const uint16_t* a, bool as, const uint16_t* b, bo
 }
 
 bool BinaryBF16(BinaryOp op, const uint16_t* a, bool as, const uint16_t* b, bool bs, uint16_t* out, int64_t n) {
-  switch (op) {
-    case BinaryOp::Add:
-      BinaryLoopBF16<BinaryOp::Add>(a, as, b, bs, out, n);
-      return true;
-    case BinaryOp::Subtract:
-      BinaryLoopBF16<BinaryOp::Subtract>(a, as, b, bs, out, n);
-      return true;
-    case BinaryOp::Multiply:
-      BinaryLoopBF16<BinaryOp::Multiply>(a, as, b, bs, out, n);
-      return true;
-    case BinaryOp::Divide:
-      BinaryLoopBF16<BinaryOp::Divide>(a, as, b, bs, out, n);
-      return true;
-    case BinaryOp::Maximum:
-      BinaryLoopBF16<BinaryOp::Maximum>(a, as, b, bs, out, n);
-      return true;
-    case BinaryOp::Minimum:
-      BinaryLoopBF16<BinaryOp::Minimum>(a, as, b, bs, out, n);
-      return true;
-    default:
-      return false;
-  }
+  return WithVectorBinaryOp(op, [&](auto c) { BinaryLoopBF16<decltype(c)::value>(a, as, b, bs, out, n); });
 }
 
 void F32To16(const float* in, uint16_t* out, size_t n, bool bf16) {
