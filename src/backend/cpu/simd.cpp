@@ -21,6 +21,21 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::ScalableTag<float>;
 
+// Calls f(std::integral_constant<int, MR>{}, r) over rows [0, R): groups of four rows, then one
+// group of the 1-3 left. The register-tiled attention loops take their row count as a template
+// argument.
+template <typename F>
+HWY_INLINE void InRowGroups(int64_t R, F&& f) {
+  int64_t r = 0;
+  for (; r + 4 <= R; r += 4) f(std::integral_constant<int, 4>{}, r);
+  switch (R - r) {
+    case 3: f(std::integral_constant<int, 3>{}, r); break;
+    case 2: f(std::integral_constant<int, 2>{}, r); break;
+    case 1: f(std::integral_constant<int, 1>{}, r); break;
+    default: break;
+  }
+}
+
 template <class V>
 HWY_INLINE V NaNLike(DF d, V) {
   return hn::Set(d, std::numeric_limits<float>::quiet_NaN());
@@ -834,14 +849,9 @@ HWY_INLINE void ScoresNarrowRows(const float* q, int64_t D, const float* k, int6
 // The narrow-head scores for any number of query rows, four at a time (one gather serves them).
 void ScoresNarrow(const float* q, int64_t G, int64_t D, const float* k, int64_t ks, int64_t nk, float* s,
                   int64_t ss) {
-  int64_t g = 0;
-  for (; g + 4 <= G; g += 4) ScoresNarrowRows<4>(q + g * D, D, k, ks, nk, s + g * ss, ss);
-  switch (G - g) {
-    case 3: ScoresNarrowRows<3>(q + g * D, D, k, ks, nk, s + g * ss, ss); break;
-    case 2: ScoresNarrowRows<2>(q + g * D, D, k, ks, nk, s + g * ss, ss); break;
-    case 1: ScoresNarrowRows<1>(q + g * D, D, k, ks, nk, s + g * ss, ss); break;
-    default: break;
-  }
+  InRowGroups(G, [&](auto mr, int64_t g) {
+    ScoresNarrowRows<decltype(mr)::value>(q + g * D, D, k, ks, nk, s + g * ss, ss);
+  });
 }
 
 template <int kKind>
@@ -914,14 +924,9 @@ HWY_INLINE void ScoresTileRows(const float* q, int64_t D, const float* kt, int64
 
 HWY_INLINE void ScoresRows(const float* q, int64_t R, int64_t D, const float* kt, int64_t ldk, int64_t cols, float* s,
                            int64_t ss) {
-  int64_t r = 0;
-  for (; r + 4 <= R; r += 4) ScoresTileRows<4>(q + r * D, D, kt, ldk, cols, s + r * ss, ss);
-  switch (R - r) {
-    case 3: ScoresTileRows<3>(q + r * D, D, kt, ldk, cols, s + r * ss, ss); break;
-    case 2: ScoresTileRows<2>(q + r * D, D, kt, ldk, cols, s + r * ss, ss); break;
-    case 1: ScoresTileRows<1>(q + r * D, D, kt, ldk, cols, s + r * ss, ss); break;
-    default: break;
-  }
+  InRowGroups(R, [&](auto mr, int64_t r) {
+    ScoresTileRows<decltype(mr)::value>(q + r * D, D, kt, ldk, cols, s + r * ss, ss);
+  });
 }
 
 template <int kKind>
@@ -995,14 +1000,9 @@ HWY_INLINE void AccumulateRows(const float* p, int64_t ps, const KVElem<kKind>* 
 template <int kKind>
 void AttnAccumulateTiledT(const float* p, int64_t R, int64_t ps, const KVElem<kKind>* v, int64_t vs, int64_t nk,
                           int64_t Dv, float* acc) {
-  int64_t r = 0;
-  for (; r + 4 <= R; r += 4) AccumulateRows<kKind, 4>(p + r * ps, ps, v, vs, nk, Dv, acc + r * Dv);
-  switch (R - r) {
-    case 3: AccumulateRows<kKind, 3>(p + r * ps, ps, v, vs, nk, Dv, acc + r * Dv); break;
-    case 2: AccumulateRows<kKind, 2>(p + r * ps, ps, v, vs, nk, Dv, acc + r * Dv); break;
-    case 1: AccumulateRows<kKind, 1>(p + r * ps, ps, v, vs, nk, Dv, acc + r * Dv); break;
-    default: break;
-  }
+  InRowGroups(R, [&](auto mr, int64_t r) {
+    AccumulateRows<kKind, decltype(mr)::value>(p + r * ps, ps, v, vs, nk, Dv, acc + r * Dv);
+  });
 }
 
 void AttnAccumulateTiled(int kind, const float* p, int64_t R, int64_t ps, const void* v, int64_t vs, int64_t nk,
@@ -1047,14 +1047,9 @@ HWY_INLINE void AccumulateNarrowRows(const float* p, int64_t ps, const float* v,
 #if HWY_TARGET <= HWY_AVX2
 void AccumulateNarrow(const float* p, int64_t G, int64_t ps, const float* v, int64_t vs, int64_t nk, int64_t Dv,
                       float* acc) {
-  int64_t g = 0;
-  for (; g + 4 <= G; g += 4) AccumulateNarrowRows<4>(p + g * ps, ps, v, vs, nk, Dv, acc + g * Dv);
-  switch (G - g) {
-    case 3: AccumulateNarrowRows<3>(p + g * ps, ps, v, vs, nk, Dv, acc + g * Dv); break;
-    case 2: AccumulateNarrowRows<2>(p + g * ps, ps, v, vs, nk, Dv, acc + g * Dv); break;
-    case 1: AccumulateNarrowRows<1>(p + g * ps, ps, v, vs, nk, Dv, acc + g * Dv); break;
-    default: break;
-  }
+  InRowGroups(G, [&](auto mr, int64_t g) {
+    AccumulateNarrowRows<decltype(mr)::value>(p + g * ps, ps, v, vs, nk, Dv, acc + g * Dv);
+  });
 }
 #endif
 
