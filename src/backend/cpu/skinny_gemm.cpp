@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "backend/cpu/float_type_code.h"
 #include "backend/cpu/thread_scratch.h"
@@ -90,6 +91,66 @@ HWY_INLINE void StoreSumsOf4(DF df, VF a0, VF a1, VF a2, VF a3, float* out) {
 }
 #endif
 
+// Masked loads never touch the masked-off bytes on AVX-512 (elsewhere Highway may emulate them
+// with a full load, which could run past the end of a weight).
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+constexpr bool kMaskedTail = true;
+#else
+constexpr bool kMaskedTail = false;
+#endif
+
+// Rows [n, n + R) of w against MB rows of x. Each row's dot product is one accumulator chain per
+// x row, so R chains run side by side: with a decode step's K = 64 a chain is only four FMAs
+// long, and eight rows keep the FMA units busy where four leave them waiting on latency.
+template <int MB, int R, typename T>
+HWY_INLINE void DotGroup(const T* w, int64_t ldw, int64_t n, int64_t n0, const float* x, int64_t K, float* out,
+                         int64_t ldo) {
+  static_assert(R % 4 == 0, "rows are reduced four at a time");
+  const DF df;
+  const int64_t L = int64_t(hn::Lanes(df));
+  const int64_t kv = K - K % L;
+  const T* r[R];
+  for (int j = 0; j < R; ++j) r[j] = w + (n + j) * ldw;
+  VF acc[MB][R];
+  for (int m = 0; m < MB; ++m)
+    for (int j = 0; j < R; ++j) acc[m][j] = hn::Zero(df);
+  for (int64_t k = 0; k < kv; k += L) {
+    VF wv[R];
+    for (int j = 0; j < R; ++j) {
+      // The same columns one group ahead: hardware prefetchers stop at 4 KiB page edges, and
+      // weights mapped from a file sit on 4 KiB pages. Weights resident in L2 gain too (a
+      // decode step of a small model is bound by L2 -> L1 traffic).
+      hwy::Prefetch(r[j] + R * ldw + k);
+      wv[j] = LoadF(df, r[j] + k);
+    }
+    for (int m = 0; m < MB; ++m) {
+      const VF xv = hn::LoadU(df, x + m * K + k);
+      for (int j = 0; j < R; ++j) acc[m][j] = hn::MulAdd(xv, wv[j], acc[m][j]);
+    }
+  }
+  bool tail_done = kv == K;
+  if constexpr (kMaskedTail && std::is_same_v<T, float>) {
+    if (!tail_done) {
+      const auto mask = hn::FirstN(df, size_t(K - kv));
+      VF wv[R];
+      for (int j = 0; j < R; ++j) wv[j] = hn::MaskedLoad(mask, df, r[j] + kv);
+      for (int m = 0; m < MB; ++m) {
+        const VF xv = hn::MaskedLoad(mask, df, x + m * K + kv);
+        for (int j = 0; j < R; ++j) acc[m][j] = hn::MulAdd(xv, wv[j], acc[m][j]);
+      }
+      tail_done = true;
+    }
+  }
+  for (int m = 0; m < MB; ++m) {
+    float* o = out + m * ldo + (n - n0);
+    for (int j = 0; j < R; j += 4) StoreSumsOf4(df, acc[m][j], acc[m][j + 1], acc[m][j + 2], acc[m][j + 3], o + j);
+    if (tail_done) continue;
+    for (int64_t k = kv; k < K; ++k) {
+      for (int j = 0; j < R; ++j) o[j] += x[m * K + k] * ToFloat(r[j][k]);
+    }
+  }
+}
+
 // out[m * ldo + (n - n0)] = sum_k x[m * K + k] * w[n * ldw + k] for n in [n0, n1), MB rows of x.
 template <int MB, typename T>
 HWY_NOINLINE void DotRowsT(const T* w, int64_t ldw, int64_t n0, int64_t n1, const float* x, int64_t K, float* out,
@@ -98,32 +159,11 @@ HWY_NOINLINE void DotRowsT(const T* w, int64_t ldw, int64_t n0, int64_t n1, cons
   const int64_t L = int64_t(hn::Lanes(df));
   const int64_t kv = K - K % L;
   int64_t n = n0;
-  for (; n + 4 <= n1; n += 4) {
-    const T* r[4] = {w + n * ldw, w + (n + 1) * ldw, w + (n + 2) * ldw, w + (n + 3) * ldw};
-    VF acc[MB][4];
-    for (int m = 0; m < MB; ++m)
-      for (int j = 0; j < 4; ++j) acc[m][j] = hn::Zero(df);
-    for (int64_t k = 0; k < kv; k += L) {
-      VF wv[4];
-      for (int j = 0; j < 4; ++j) {
-        // The next four rows, one group ahead: hardware prefetchers stop at 4 KiB page edges,
-        // and weights mapped from a file sit on 4 KiB pages.
-        hwy::Prefetch(r[j] + 4 * ldw + k);
-        wv[j] = LoadF(df, r[j] + k);
-      }
-      for (int m = 0; m < MB; ++m) {
-        const VF xv = hn::LoadU(df, x + m * K + k);
-        for (int j = 0; j < 4; ++j) acc[m][j] = hn::MulAdd(xv, wv[j], acc[m][j]);
-      }
-    }
-    for (int m = 0; m < MB; ++m) {
-      float* o = out + m * ldo + (n - n0);
-      StoreSumsOf4(df, acc[m][0], acc[m][1], acc[m][2], acc[m][3], o);
-      for (int64_t k = kv; k < K; ++k) {
-        for (int j = 0; j < 4; ++j) o[j] += x[m * K + k] * ToFloat(r[j][k]);
-      }
-    }
+  // Eight rows per group while the accumulators fit in registers (MB x 8 plus 8 weight vectors).
+  if constexpr (MB <= 2) {
+    for (; n + 8 <= n1; n += 8) DotGroup<MB, 8>(w, ldw, n, n0, x, K, out, ldo);
   }
+  for (; n + 4 <= n1; n += 4) DotGroup<MB, 4>(w, ldw, n, n0, x, K, out, ldo);
   for (; n < n1; ++n) {
     const T* r = w + n * ldw;
     VF acc[MB];
