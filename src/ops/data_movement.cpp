@@ -34,8 +34,7 @@ array slice_update_impl(const array& src, const array& update, Shape start, Shap
     throw_invalid(op, "Update of shape ", shape_str(update.shape()), " has more dimensions than the slice of shape ",
                   shape_str(upd_shape), ".");
   }
-  Shape b = broadcast_shapes(update.shape(), upd_shape, op);
-  if (b != upd_shape) {
+  if (update.shape() != upd_shape && broadcast_shapes(update.shape(), upd_shape, op) != upd_shape) {
     throw_invalid(op, "Cannot broadcast update of shape ", shape_str(update.shape()), " to the slice shape ",
                   shape_str(upd_shape), ".");
   }

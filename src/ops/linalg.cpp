@@ -32,19 +32,27 @@ array matmul(const array& in_a, const array& in_b, StreamOrDevice s) {
     throw_invalid("matmul", "Last dimension of first input with shape ", shape_str(in_a.shape()),
                   " must match second to last dimension of second input with shape ", shape_str(in_b.shape()), ".");
   }
-  Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
-  Shape batch = broadcast_shapes(ba, bb, "matmul");
-  Shape sa = batch, sb = batch;
-  sa.push_back(a.shape(-2));
-  sa.push_back(a.shape(-1));
-  sb.push_back(b.shape(-2));
-  sb.push_back(b.shape(-1));
-  a = broadcast_to(a, sa, s);
-  b = broadcast_to(b, sb, s);
-  Shape out = batch;
-  out.push_back(a.shape(-2));
-  out.push_back(b.shape(-1));
-  array r = make_node<Matmul>(out, d, {a, b}, to_stream(s));
+  // Plain 2-D products (every decode-step projection) build no batch shapes at all.
+  Shape batch;
+  if (a.ndim() > 2 || b.ndim() > 2) {
+    Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+    batch = broadcast_shapes(ba, bb, "matmul");
+  }
+  // batch followed by (rows, cols).
+  auto batched = [&batch](int rows, int cols) {
+    Shape sh;
+    sh.reserve(batch.size() + 2);
+    sh.assign(batch.begin(), batch.end());
+    sh.push_back(rows);
+    sh.push_back(cols);
+    return sh;
+  };
+  auto has_batch = [&batch](const array& x) {
+    return x.ndim() == batch.size() + 2 && std::equal(batch.begin(), batch.end(), x.shape().begin());
+  };
+  if (!has_batch(a)) a = broadcast_to(a, batched(a.shape(-2), a.shape(-1)), s);
+  if (!has_batch(b)) b = broadcast_to(b, batched(b.shape(-2), b.shape(-1)), s);
+  array r = make_node<Matmul>(batched(a.shape(-2), b.shape(-1)), d, {a, b}, to_stream(s));
   if (a_vec && b_vec) return reshape(r, batch, s);
   if (a_vec) {
     Shape o = batch;

@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <span>
 #include <type_traits>
 #include <vector>
 
 #include "backend/common/axis_rows.h"
 #include "backend/cpu/simd.h"
+#include "backend/cpu/thread_scratch.h"
 #include "core/dispatch.h"
 #include "core/thread_pool.h"
 #include "primitives/fast.h"
@@ -264,13 +267,14 @@ namespace {
 struct MaskView {
   const bool* mb = nullptr;
   const float* mf = nullptr;
-  Strides strides = Strides(4, 0);
+  const int64_t* strides = kNoStrides;  // 4 of them (the mask's own, not a copy)
+  static constexpr int64_t kNoStrides[4] = {0, 0, 0, 0};
 };
 
 inline MaskView mask_view(const array* mask) {
   MaskView v;
   if (!mask) return v;
-  v.strides = mask->strides();
+  v.strides = mask->strides().data();
   if (mask->dtype() == bool_) v.mb = mask->data<bool>();
   else v.mf = mask->data<float>();
   return v;
@@ -332,7 +336,7 @@ void sdpa_fast(const ScaledDotProductAttention& ap, const array& q, const array&
   const MaskView mv = mask_view(mask);
   const bool* mb = mv.mb;
   const float* mf = mv.mf;
-  const Strides& ms = mv.strides;
+  const int64_t* ms = mv.strides;
   const int64_t groups = B * Hkv * Lq;
   // Split the keys when there are too few groups to keep every thread busy with balanced work.
   const int64_t threads = std::max(1, get_num_threads());
@@ -364,8 +368,12 @@ void sdpa_fast(const ScaledDotProductAttention& ap, const array& q, const array&
   };
 
   for_rows(tasks, G * (Lk / nsplit) * (D + Dv), [&](int64_t t0, int64_t t1) {
-    std::vector<float> qs(static_cast<size_t>(G * D)), sc(static_cast<size_t>(G * kKeyBlock)),
-        acc(static_cast<size_t>(G * Dv)), m(static_cast<size_t>(G)), l(static_cast<size_t>(G));
+    // Query rows, one score block, accumulators and softmax state for the G heads, in the
+    // thread's scratch: a decode step runs this for every layer, so heap blocks would cost more
+    // than the arithmetic over a short cache.
+    float* const scratch = static_cast<float*>(thread_scratch(size_t(G * (D + kKeyBlock + Dv + 2)) * sizeof(float)));
+    const std::span<float> qs(scratch, size_t(G * D)), sc(qs.data() + qs.size(), size_t(G * kKeyBlock)),
+        acc(sc.data() + sc.size(), size_t(G * Dv)), m(acc.data() + acc.size(), size_t(G)), l(m.data() + G, size_t(G));
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t sp = t % nsplit, grp = t / nsplit;
       const int64_t i = grp % Lq, hk = (grp / Lq) % Hkv, b = grp / (Lq * Hkv);
@@ -450,7 +458,7 @@ void sdpa_tiled(const ScaledDotProductAttention& ap, const array& q, const array
   const MaskView mv = mask_view(mask);
   const bool* mb = mv.mb;
   const float* mf = mv.mf;
-  const Strides& ms = mv.strides;
+  const int64_t* ms = mv.strides;
   constexpr float ninf = -std::numeric_limits<float>::infinity();
   const int64_t tiles = (Lq + kTile - 1) / kTile;
   const int64_t R = kTile * G;
@@ -529,7 +537,8 @@ void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<arra
   array q = row_contiguous(in[0], true), k = head_rows(in[1]), v = head_rows(in[2]);
   size_t next = 3;
   const array* mask = ap.has_mask() ? &in[next++] : nullptr;
-  array sinks = ap.has_sinks() ? row_contiguous(in[next], false) : array(0.0f);
+  std::optional<array> sinks;
+  if (ap.has_sinks()) sinks = row_contiguous(in[next], false);
   int64_t B = q.shape(0), Hq = q.shape(1), Lq = q.shape(2), D = q.shape(3);
   int64_t Hkv = k.shape(1), Lk = k.shape(2), Dv = v.shape(3);
   int64_t rep = Hq / Hkv;
@@ -538,7 +547,7 @@ void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<arra
   dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!std::is_same_v<T, double>) {
-      const float* sk = ap.has_sinks() ? sinks.data<float>() : nullptr;
+      const float* sk = sinks ? sinks->data<float>() : nullptr;
       if (Lq >= kTiledAttentionRows) sdpa_tiled<T>(ap, q, k, v, mask, sk, o);
       else sdpa_fast<T>(ap, q, k, v, mask, sk, o);
       return;
@@ -571,7 +580,7 @@ void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<arra
       if (mask->dtype() == bool_) mb = mask->data<bool>();
       else mf = mask->data<float>();
     }
-    const float* sk = ap.has_sinks() ? sinks.data<float>() : nullptr;
+    const float* sk = sinks ? sinks->data<float>() : nullptr;
     int64_t rows = B * Hq * Lq;
     for_rows(rows, Lk * (D + Dv), [&](int64_t r0, int64_t r1) {
       std::vector<C> qv(static_cast<size_t>(D)), acc(static_cast<size_t>(Dv));
