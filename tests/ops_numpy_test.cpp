@@ -83,6 +83,7 @@ void run_all(Device device) {
       {PrimitiveKind::RandomBits, "tests/random_test.cpp"},
       {PrimitiveKind::Compiled, "tests/compile_test.cpp"},
       {PrimitiveKind::ScaledDotProductAttentionVjp, "tests/torch_grads_test.cpp (against PyTorch's gradients)"},
+      {PrimitiveKind::RMSNormVjp, "tests/torch_grads_test.cpp (against PyTorch's gradients)"},
       {PrimitiveKind::Custom, "no kernel yet"},
       {PrimitiveKind::Depends, "no kernel yet"},
   };

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "core/eval_stats.h"
 #include "tessera/tessera.h"
 
 namespace tessera {
@@ -18,7 +19,7 @@ using Params = std::unordered_map<std::string, array>;
 struct TorchReference {
   std::string dir, skip_reason;
   Params mlp, block;
-  std::map<std::string, Params> attention;
+  std::map<std::string, Params> attention, rms_norm;
   TorchReference() {
     if (std::system("/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null") != 0) {
       skip_reason = "PyTorch (Debian's python3-torch at /usr/bin/python3) is not installed";
@@ -33,6 +34,7 @@ struct TorchReference {
     for (const char* name : {"attention", "attention_offset", "attention_full"}) {
       attention[name] = loadz(dir + "/" + name + ".npz");
     }
+    for (const char* name : {"rms_norm", "rms_norm_wide"}) rms_norm[name] = loadz(dir + "/" + name + ".npz");
   }
   ~TorchReference() {
     if (!dir.empty()) std::filesystem::remove_all(dir);
@@ -102,6 +104,36 @@ TEST(TorchGrads, TransformerBlock) {
     array mlp = linear(multiply(multiply(a, sigmoid(a)), linear(h2, p.at("w3"))), p.at("w2"));
     return mean(square(subtract(add(x2, mlp), p.at("y"))));
   });
+}
+
+// rms_norm's gradient (the fused RMSNormVjp kernel) in float32, bfloat16 and float16 against
+// PyTorch's float64 gradients on bfloat16-exact inputs, and float64 (the composite). The 16-bit
+// types compute in float32 and round the results once.
+TEST(TorchGrads, RmsNormEveryFloatType) {
+  const auto& r = reference();
+  if (!r.skip_reason.empty()) GTEST_SKIP() << r.skip_reason;
+  for (const auto& [name, p] : r.rms_norm) {
+    for (Dtype dt : {float32, bfloat16, float16, float64}) {
+      SCOPED_TRACE(name + " " + dtype_name(dt));
+      auto fn = [](const std::vector<array>& xw) { return std::vector<array>{fast::rms_norm(xw[0], xw[1], 1e-5f)}; };
+      const uint64_t runs = kernel_run_count(Device::cpu, PrimitiveKind::RMSNormVjp);
+      auto [outs, grads] = vjp(fn, {astype(p.at("x"), dt), astype(p.at("weight"), dt)}, {astype(p.at("cotangent"), dt)});
+      eval(outs);
+      eval(grads);
+      EXPECT_EQ(kernel_run_count(Device::cpu, PrimitiveKind::RMSNormVjp) - runs, dt == float64 ? 0u : 1u);
+      ASSERT_EQ(grads[0].dtype(), dt);
+      ASSERT_EQ(grads[1].dtype(), dt);
+      for (auto [got, what] : {std::pair{outs[0], "out"}, {grads[0], "grad_x"}, {grads[1], "grad_weight"}}) {
+        const array& want = p.at(what);
+        const float peak = max(abs(want)).item<float>();
+        // One rounding to 8 (bfloat16) or 11 (float16) significant bits; the weight's gradient
+        // sums 150 or 130 rows first.
+        if (dt == bfloat16) expect_close(astype(got, float32), want, what, 1e-2f, peak / 128.0f);
+        else if (dt == float16) expect_close(astype(got, float32), want, what, 2e-3f, peak / 1024.0f);
+        else expect_close(astype(got, float32), want, what, 2e-4f, 2e-5f * std::max(1.0f, peak));
+      }
+    }
+  }
 }
 
 // Grouped-query attention through fast::scaled_dot_product_attention, float32 (the fused

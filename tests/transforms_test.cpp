@@ -219,5 +219,32 @@ TEST(Transforms, ErrorsNameTheTransform) {
   }
 }
 
+// rope is a rotation, so its input gradient is the cotangent rotated back (one RoPE node with
+// the angles negated): <rope(x), g> == <x, vjp(g)>, and rotating rope(x) back gives x. Partial
+// rotation (dims < D), both layouts, an offset, a scale, and 16-bit inputs computed in float32.
+TEST(Transforms, RopeGradientIsTheInverseRotation) {
+  for (Dtype dt : {float32, bfloat16}) {
+    for (bool traditional : {false, true}) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + (traditional ? " traditional" : ""));
+      array x = astype(random::normal({2, 3, 7, 10}, float32, random::key(1)), dt);
+      array g = astype(random::normal({2, 3, 7, 10}, float32, random::key(2)), dt);
+      auto fn = [&](const std::vector<array>& in) {
+        return std::vector<array>{fast::rope(in[0], 6, traditional, 10000.0f, 0.7f, 3)};
+      };
+      auto [y, dx] = vjp(fn, {x}, {g});
+      ASSERT_EQ(dx[0].dtype(), dt);
+      const float lhs = sum(multiply(astype(y[0], float32), astype(g, float32))).item<float>();
+      const float rhs = sum(multiply(astype(x, float32), astype(dx[0], float32))).item<float>();
+      // bfloat16: y and dx are each rounded to 8 significant bits.
+      EXPECT_NEAR(lhs, rhs, (dt == float32 ? 1e-4f : 5e-2f) * (1.0f + std::fabs(lhs)));
+      auto [y2, back] = vjp(fn, {x}, {y[0]});
+      const float err = max(abs(subtract(astype(back[0], float32), astype(x, float32)))).item<float>();
+      EXPECT_LT(err, dt == float32 ? 1e-5f : 0.07f);
+      // The untouched tail (dims 6..9) passes the cotangent through unchanged.
+      EXPECT_TRUE(array_equal(slice(dx[0], {0, 0, 0, 6}, {2, 3, 7, 10}), slice(g, {0, 0, 0, 6}, {2, 3, 7, 10})).item<bool>());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tessera

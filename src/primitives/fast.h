@@ -54,6 +54,24 @@ class RMSNorm : public Primitive {
   float eps_;
 };
 
+// The gradient of rms_norm. inputs: x, weight [D], the output's cotangent; outputs: the
+// gradients of x and of the weight. Its decomposition is the closed form (fast_rules.cpp); the
+// CPU kernel computes both in one pass over each row instead of a dozen full-size elementwise
+// passes, in float32 for 16-bit inputs.
+class RMSNormVjp : public Primitive {
+ public:
+  RMSNormVjp(Stream s, float eps) : Primitive(s), eps_(eps) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::RMSNormVjp; }
+  bool is_equivalent(const Primitive& o) const override {
+    return o.kind() == kind() && static_cast<const RMSNormVjp&>(o).eps_ == eps_;
+  }
+  std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  float eps() const { return eps_; }
+
+ private:
+  float eps_;
+};
+
 // inputs: x, weight [D], bias [D] (ones / zeros when absent).
 class LayerNorm : public Primitive {
  public:
@@ -89,6 +107,10 @@ class RoPE : public Primitive {
     return r.dims_ == dims_ && r.traditional_ == traditional_ && r.scale_ == scale_;
   }
   std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  // The rotation is orthogonal: x's cotangent is the cotangent rotated back, one RoPE node with
+  // the angles negated (scale -> -scale). Offset and frequencies keep the default rules.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
   int dims() const { return dims_; }
   bool traditional() const { return traditional_; }
   float scale() const { return scale_; }

@@ -1,8 +1,8 @@
 // Transform rules of the fused normalizations in closed form: a handful of reductions over the
 // last axis instead of differentiating the composite node by node. 16-bit inputs compute in
-// float32 (as the kernels do); float32 and float64 keep their own precision. RoPE and
-// scaled_dot_product_attention keep the defaults, which differentiate and batch their
-// composites.
+// float32 (as the kernels do); float32 and float64 keep their own precision. RoPE's input
+// gradient is the inverse rotation; its jvp and vmap, and scaled_dot_product_attention's rules
+// outside its fused gradient, differentiate and batch the composites.
 //
 // With n = x * r the normalized rows (r = 1 / sqrt(mean(x^2) + eps) for RMSNorm, and x centered
 // first for LayerNorm) and g the cotangent times the weight:
@@ -57,24 +57,33 @@ array keep_last_axis(const array& x, int& axis, const Stream& s) {
 
 // ------------------------------------------------------------------ RMSNorm
 
+// One RMSNormVjp node gives both gradients (the weight's costs one more multiply-add per element
+// in its pass); float64 keeps the composite.
 std::vector<array> RMSNorm::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                 const std::vector<int>& argnums, const std::vector<array>& outputs) const {
   (void)outputs;
-  const Stream& s = stream();
-  Dtype ct = compute_dtype(primals[0].dtype());
-  array x = astype(primals[0], ct, s), g = astype(cotangents[0], ct, s);
-  auto [n, r] = rms_rows(x, eps_, s);
+  const array& x = primals[0];
+  const array& w = primals[1];
+  std::vector<array> inputs = {x, w, astype(cotangents[0], x.dtype(), stream())};
+  std::vector<array> grads =
+      x.dtype() == float64
+          ? RMSNormVjp(stream(), eps_).decompose(inputs)
+          : array::make_arrays({x.shape(), w.shape()}, {x.dtype(), w.dtype()},
+                               std::make_shared<RMSNormVjp>(stream(), eps_), std::move(inputs));
   std::vector<array> out;
-  for (int arg : argnums) {
-    if (arg == 0) {
-      array gw = multiply(g, astype(primals[1], ct, s), s);
-      array dx = multiply(r, subtract(gw, multiply(n, row_mean(multiply(gw, n, s), s), s), s), s);
-      out.push_back(astype(dx, primals[0].dtype(), s));
-    } else {
-      out.push_back(astype(sum_leading(multiply(g, n, s), s), primals[1].dtype(), s));
-    }
-  }
+  for (int arg : argnums) out.push_back(grads[size_t(arg == 0 ? 0 : 1)]);
   return out;
+}
+
+std::vector<array> RMSNormVjp::decompose(const std::vector<array>& inputs) const {
+  const Stream& s = stream();
+  Dtype ct = compute_dtype(inputs[0].dtype());
+  array x = astype(inputs[0], ct, s), g = astype(inputs[2], ct, s);
+  auto [n, r] = rms_rows(x, eps_, s);
+  array gw = multiply(g, astype(inputs[1], ct, s), s);
+  array dx = multiply(r, subtract(gw, multiply(n, row_mean(multiply(gw, n, s), s), s), s), s);
+  array dw = sum_leading(multiply(g, n, s), s);
+  return {astype(dx, inputs[0].dtype(), s), astype(dw, inputs[1].dtype(), s)};
 }
 
 std::vector<array> RMSNorm::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
@@ -101,6 +110,23 @@ std::pair<std::vector<array>, std::vector<int>> RMSNorm::vmap(const std::vector<
   int axis = axes[0];
   array x = keep_last_axis(inputs[0], axis, stream());
   return {{fast::rms_norm(x, inputs[1], eps_, stream())}, {axis}};
+}
+
+// ------------------------------------------------------------------ RoPE
+
+std::vector<array> RoPE::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<array>& outputs) const {
+  std::vector<array> out;
+  for (int arg : argnums) {
+    if (arg == 0) {
+      const array& x = primals[0];
+      out.push_back(array(x.shape(), x.dtype(), std::make_shared<RoPE>(stream(), dims_, traditional_, -scale_),
+                          {astype(cotangents[0], x.dtype(), stream()), primals[1], primals[2]}));
+    } else {
+      out.push_back(Primitive::vjp(primals, cotangents, {arg}, outputs)[0]);
+    }
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ LayerNorm

@@ -48,6 +48,7 @@
   X(QuantizedMatmul)               \
   X(GatherQMM)                     \
   X(RMSNorm)                       \
+  X(RMSNormVjp)                    \
   X(LayerNorm)                     \
   X(RoPE)                          \
   X(ScaledDotProductAttention)     \

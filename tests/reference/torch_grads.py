@@ -5,7 +5,9 @@ Usage: torch_grads.py OUT_DIR. Writes mlp.npz and block.npz: the inputs, the wei
 and the gradient of the loss w.r.t. every weight ("grad_<name>"), in float32; and attention*.npz:
 grouped-query attention (causal, causal over a longer key range, unmasked) on
 bfloat16-representable inputs, its output and the gradients of sum(output * cotangent) w.r.t. q,
-k and v, computed in float64.
+k and v, computed in float64; and rms_norm*.npz: RMSNorm of bfloat16-representable rows
+(several 64-row blocks, widths with and without a vector tail), its output and the gradients of
+sum(output * cotangent) w.r.t. x and the weight, in float64.
 """
 import math
 import sys
@@ -120,8 +122,21 @@ def attention(name, b, hq, hkv, lq, lk, dh, causal):
                 "grad_q": q.grad, "grad_k": k.grad, "grad_v": v.grad})
 
 
+def rms_norm(name, shape, eps=1e-5):
+    def bf16(*dims):
+        return torch.randn(*dims).to(torch.bfloat16).to(torch.float64)
+    x, w, g = bf16(*shape), bf16(shape[-1]) * 0.5 + 1.0, bf16(*shape)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    out = x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
+    (out * g).sum().backward()
+    save(name, {"x": x, "weight": w, "cotangent": g, "out": out, "grad_x": x.grad, "grad_weight": w.grad})
+
+
 mlp()
 block()
+rms_norm("rms_norm", (3, 50, 37))  # 150 rows: three 64-row blocks; 37 = two vectors and a tail
+rms_norm("rms_norm_wide", (130, 256))
 attention("attention", 2, 4, 2, 24, 24, 16, True)
 attention("attention_offset", 1, 2, 1, 40, 70, 8, True)  # two query blocks, 30 earlier keys
 attention("attention_full", 1, 3, 3, 33, 17, 8, False)

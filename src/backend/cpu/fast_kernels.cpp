@@ -166,6 +166,62 @@ void cpu_rms_norm(const Primitive& p, const std::vector<array>& in, std::vector<
   });
 }
 
+void cpu_rms_norm_vjp(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
+  const float eps = static_cast<const RMSNormVjp&>(p).eps();
+  if (in[0].dtype() == float64) {
+    // Differentiation keeps float64 on the composite; a node made some other way runs it here.
+    std::vector<array> composite = p.decompose(in);
+    eval(composite);
+    for (size_t i = 0; i < out.size(); ++i) out[i].copy_shared_buffer(composite[i]);
+    return;
+  }
+  array& dx = out[0];
+  array& dw = out[1];
+  dx.set_data(allocator::malloc(dx.nbytes()));
+  dw.set_data(allocator::malloc(dw.nbytes()));
+  const array x = row_contiguous(in[0], true), w = row_contiguous(in[1], true), g = row_contiguous(in[2], true);
+  const int64_t n = x.ndim() > 0 ? x.shape(-1) : 1;
+  const int64_t rows = n > 0 ? int64_t(x.size()) / n : 0;
+  // The weight's gradient sums over rows: each block of kBlockRows rows sums into its own row of
+  // `partial`, and the blocks are added in order afterwards, so the result does not depend on
+  // how threads split the rows.
+  constexpr int64_t kBlockRows = 64;
+  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+  std::vector<float> partial(static_cast<size_t>(std::max<int64_t>(blocks, 1) * n), 0.f);
+  dispatch_float(x.dtype(), "rms_norm_vjp", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, double>) {
+      const T* xs = x.data<T>();
+      const T* gs = g.data<T>();
+      T* dxs = dx.data<T>();
+      std::vector<float> wf(static_cast<size_t>(n));
+      load_row(w.data<T>(), wf.data(), n);
+      for_rows(blocks, kBlockRows * n * 3, [&](int64_t b0, int64_t b1) {
+        std::vector<float> buf(std::is_same_v<T, float> ? 0 : static_cast<size_t>(3 * n));
+        for (int64_t b = b0; b < b1; ++b) {
+          float* acc = partial.data() + b * n;
+          for (int64_t r = b * kBlockRows; r < std::min(rows, (b + 1) * kBlockRows); ++r) {
+            if constexpr (std::is_same_v<T, float>) {
+              simd::rms_norm_vjp_row_f32(xs + r * n, gs + r * n, wf.data(), dxs + r * n, acc, n, eps);
+            } else {
+              float *xr = buf.data(), *gr = xr + n, *dr = gr + n;
+              load_row(xs + r * n, xr, n);
+              load_row(gs + r * n, gr, n);
+              simd::rms_norm_vjp_row_f32(xr, gr, wf.data(), dr, acc, n, eps);
+              store_row(dr, dxs + r * n, n);
+            }
+          }
+        }
+      });
+      for (int64_t b = 1; b < blocks; ++b) {
+        const float* src = partial.data() + b * n;
+        for (int64_t i = 0; i < n; ++i) partial[size_t(i)] += src[i];
+      }
+      store_row(partial.data(), dw.data<T>(), n);
+    }
+  });
+}
+
 void cpu_layer_norm(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
   float eps = static_cast<const LayerNorm&>(p).eps();
   array& o = out[0];

@@ -13,6 +13,8 @@ class Primitive;
 
 void cpu_softmax(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
 void cpu_rms_norm(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
+// Both gradients of rms_norm (RMSNormVjp); 16-bit inputs compute in float32.
+void cpu_rms_norm_vjp(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
 void cpu_layer_norm(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
 void cpu_rope(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
 void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);

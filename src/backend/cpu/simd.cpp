@@ -750,6 +750,26 @@ void RMSNormRowF32(const float* x, const float* w, float* out, int64_t n, float 
   MapRow(out, n, stream, [&](auto ld) { return hn::Mul(hn::Mul(ld(x), vinv), ld(w)); });
 }
 
+// With r = 1 / sqrt(mean(x^2) + eps) and S = sum(g w x): dx = r g w - x r^3 S / n, and
+// dw += r g x (see RMSNormVjp). Two passes over a row that is in L1 after the first.
+void RMSNormVjpRowF32(const float* x, const float* g, const float* w, float* dx, float* dw, int64_t n, float eps) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    s0 = hn::MulAdd(hn::Mul(hn::LoadU(d, g + i), hn::LoadU(d, w + i)), hn::LoadU(d, x + i), s0);
+    s1 = hn::MulAdd(hn::Mul(hn::LoadU(d, g + i + N), hn::LoadU(d, w + i + N)), hn::LoadU(d, x + i + N), s1);
+  }
+  for (; i + N <= n; i += N) s0 = hn::MulAdd(hn::Mul(hn::LoadU(d, g + i), hn::LoadU(d, w + i)), hn::LoadU(d, x + i), s0);
+  float gwx = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  for (; i < n; ++i) gwx += g[i] * w[i] * x[i];
+  const float r = 1.0f / std::sqrt(DotF32(x, x, n) / float(n) + eps);
+  const auto vr = hn::Set(d, r), vk = hn::Set(d, r * r * r * gwx / float(n));
+  MapRow(dx, n, false, [&](auto ld) { return hn::NegMulAdd(ld(x), vk, hn::Mul(hn::Mul(ld(g), ld(w)), vr)); });
+  MapRow(dw, n, false, [&](auto ld) { return hn::MulAdd(hn::Mul(ld(g), ld(x)), vr, ld(dw)); });
+}
+
 void LayerNormRowF32(const float* x, const float* w, const float* b, float* out, int64_t n, float eps, bool stream) {
   const DF d;
   const float mu = ReduceF32(ReduceOp::Sum, x, n) / float(n);
@@ -1124,6 +1144,7 @@ HWY_EXPORT(DotF32);
 HWY_EXPORT(SoftmaxRowF32);
 HWY_EXPORT(SoftmaxRowsF32);
 HWY_EXPORT(RMSNormRowF32);
+HWY_EXPORT(RMSNormVjpRowF32);
 HWY_EXPORT(LayerNormRowF32);
 HWY_EXPORT(AttnScores);
 HWY_EXPORT(AttnScoresTiled);
@@ -1184,6 +1205,9 @@ void softmax_rows_f32(const float* in, float* out, int64_t rows, int64_t n, floa
 }
 void rms_norm_row_f32(const float* x, const float* w, float* out, int64_t n, float eps, bool stream) {
   HWY_DYNAMIC_DISPATCH(RMSNormRowF32)(x, w, out, n, eps, stream);
+}
+void rms_norm_vjp_row_f32(const float* x, const float* g, const float* w, float* dx, float* dw, int64_t n, float eps) {
+  HWY_DYNAMIC_DISPATCH(RMSNormVjpRowF32)(x, g, w, dx, dw, n, eps);
 }
 void layer_norm_row_f32(const float* x, const float* w, const float* b, float* out, int64_t n, float eps,
                         bool stream) {

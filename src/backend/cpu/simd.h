@@ -55,6 +55,8 @@ void softmax_row_f32(const float* in, float* out, float* scratch, int64_t n, boo
 void softmax_rows_f32(const float* in, float* out, int64_t rows, int64_t n, float* scratch, bool stream);
 // out = x / sqrt(mean(x^2) + eps) * w.
 void rms_norm_row_f32(const float* x, const float* w, float* out, int64_t n, float eps, bool stream);
+// One row of rms_norm's gradient: dx = that of x; dw accumulates the row's share of the weight's.
+void rms_norm_vjp_row_f32(const float* x, const float* g, const float* w, float* dx, float* dw, int64_t n, float eps);
 // out = (x - mean) / sqrt(var + eps) * w + b.
 void layer_norm_row_f32(const float* x, const float* w, const float* b, float* out, int64_t n, float eps,
                         bool stream);
