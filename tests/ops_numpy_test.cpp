@@ -84,6 +84,8 @@ void run_all(Device device) {
       {PrimitiveKind::Compiled, "tests/compile_test.cpp"},
       {PrimitiveKind::ScaledDotProductAttentionVjp, "tests/torch_grads_test.cpp (against PyTorch's gradients)"},
       {PrimitiveKind::RMSNormVjp, "tests/torch_grads_test.cpp (against PyTorch's gradients)"},
+      {PrimitiveKind::AttentionWeights, "tests/torch_grads_test.cpp (attention's composite gradient)"},
+      {PrimitiveKind::AttentionWeightsVjp, "tests/torch_grads_test.cpp (attention's composite gradient)"},
       {PrimitiveKind::Custom, "no kernel yet"},
       {PrimitiveKind::Depends, "no kernel yet"},
   };

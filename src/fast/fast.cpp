@@ -84,10 +84,11 @@ namespace {
 struct AttentionScores {
   Dtype mm;        // dtype of the products: bfloat16 for bfloat16 inputs, else float32
   array qm, km, vm;  // [B, Hq, L, D] each (keys and values repeated per query group)
-  array scores;    // float32 [B, Hq, Lq, Lk]
+  array scores;    // float32 [B, Hq, Lq, Lk]; with `raw`, the products q k^T in dtype mm
 };
 
-AttentionScores attention_scores(const std::vector<array>& in, float scale, bool has_mask, bool causal,
+// raw: return the products unscaled and unmasked (for an AttentionWeights node).
+AttentionScores attention_scores(const std::vector<array>& in, float scale, bool has_mask, bool causal, bool raw,
                                  StreamOrDevice s) {
   const array &q = in[0], &k = in[1], &v = in[2];
   int B = q.shape(0), Hq = q.shape(1), Lq = q.shape(2), Hkv = k.shape(1), Lk = k.shape(2);
@@ -104,7 +105,9 @@ AttentionScores attention_scores(const std::vector<array>& in, float scale, bool
     return astype(reshape(e, {B, Hq, t.shape(2), t.shape(3)}, s), mm, s);
   };
   AttentionScores r{mm, astype(q, mm, s), expand_heads(k), expand_heads(v), array(0.0f)};
-  r.scores = multiply(astype(matmul(r.qm, swapaxes(r.km, -1, -2, s), s), float32, s), array(scale, float32), s);
+  r.scores = matmul(r.qm, swapaxes(r.km, -1, -2, s), s);
+  if (raw) return r;
+  r.scores = multiply(astype(r.scores, float32, s), array(scale, float32), s);
   const float ninf = -std::numeric_limits<float>::infinity();
   if (has_mask) {
     const array& m = in[3];
@@ -125,12 +128,18 @@ std::vector<array> ScaledDotProductAttention::decompose(const std::vector<array>
   StreamOrDevice s = stream();
   const array& q = in[0];
   int B = q.shape(0), Hq = q.shape(1), Lq = q.shape(2), Lk = in[1].shape(2);
-  AttentionScores a = attention_scores(in, scale_, has_mask_, causal_, s);
+  // Without a mask array or sinks the weights are one AttentionWeights node on the raw products.
+  const bool weights_node = !has_mask_ && !has_sinks_;
+  AttentionScores a = attention_scores(in, scale_, has_mask_, causal_, weights_node, s);
   if (has_sinks_) {
     array sk = broadcast_to(reshape(astype(in[has_mask_ ? 4 : 3], float32, s), {1, Hq, 1, 1}, s), {B, Hq, Lq, 1}, s);
     array p = softmax(concatenate({sk, a.scores}, -1, s), -1, true, s);
     p = slice_last(p, 1, Lk + 1, s);
     return {astype(matmul(astype(p, a.mm, s), a.vm, s), q.dtype(), s)};
+  }
+  if (weights_node) {
+    array p = make_node<AttentionWeights>(a.scores.shape(), a.mm, {a.scores}, to_stream(s), scale_, causal_, a.mm);
+    return {astype(matmul(p, a.vm, s), q.dtype(), s)};
   }
   array p = softmax(a.scores, -1, true, s);
   return {astype(matmul(astype(p, a.mm, s), a.vm, s), q.dtype(), s)};
@@ -153,6 +162,35 @@ std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& prim
   std::vector<array> out;
   for (int i : argnums) out.push_back(grads[size_t(i)]);
   return out;
+}
+
+std::vector<array> AttentionWeights::decompose(const std::vector<array>& in) const {
+  StreamOrDevice s = stream();
+  const array& x = in[0];
+  const int Lq = x.shape(-2), Lk = x.shape(-1);
+  array scores = multiply(astype(x, float32, s), array(scale_, float32), s);
+  if (causal_) {
+    array qi = add(reshape(arange(0, Lq, s), {Lq, 1}, s), array(Lk - Lq, int32), s);
+    array kj = reshape(arange(0, Lk, s), {1, Lk}, s);
+    scores = where(less_equal(kj, qi, s), scores, array(-std::numeric_limits<float>::infinity(), float32), s);
+  }
+  return {astype(softmax(scores, -1, true, s), out_, s)};
+}
+
+std::vector<array> AttentionWeights::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                         const std::vector<int>& argnums, const std::vector<array>& outputs) const {
+  (void)argnums;
+  const array& x = primals[0];
+  const array& p = outputs[0];
+  return {array(x.shape(), x.dtype(), std::make_shared<AttentionWeightsVjp>(stream(), scale_, x.dtype()),
+                {p, astype(cotangents[0], p.dtype(), stream())})};
+}
+
+std::vector<array> AttentionWeightsVjp::decompose(const std::vector<array>& in) const {
+  StreamOrDevice s = stream();
+  array p = astype(in[0], float32, s), g = astype(in[1], float32, s);
+  array ds = multiply(multiply(p, subtract(g, sum(multiply(g, p, s), -1, true, s), s), s), array(scale_, float32), s);
+  return {astype(ds, out_, s)};
 }
 
 std::vector<array> ScaledDotProductAttentionVjp::decompose(const std::vector<array>& in) const {

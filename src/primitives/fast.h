@@ -170,4 +170,51 @@ class ScaledDotProductAttentionVjp : public Primitive {
   bool causal_;
 };
 
+// Attention weights from raw scores [..., Lq, Lk]: softmax(scale * scores) over the keys each
+// query may see (causal: key j is visible to query i when j <= i + Lk - Lq), computed in float32
+// and returned in the node's dtype; hidden keys get weight 0 (a query that sees no key gets NaN,
+// as the masked softmax of the composite does). The composite gradient of attention uses it so
+// that the scaling, masking, softmax and their gradient are one pass each over the [Lq, Lk]
+// scores instead of a chain of float32 elementwise passes.
+class AttentionWeights : public Primitive {
+ public:
+  AttentionWeights(Stream s, float scale, bool causal, Dtype out)
+      : Primitive(s), scale_(scale), causal_(causal), out_(out) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::AttentionWeights; }
+  bool is_equivalent(const Primitive& o) const override {
+    if (o.kind() != kind()) return false;
+    auto& a = static_cast<const AttentionWeights&>(o);
+    return a.scale_ == scale_ && a.causal_ == causal_ && a.out_ == out_;
+  }
+  std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  // One AttentionWeightsVjp node.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  float scale() const { return scale_; }
+  bool causal() const { return causal_; }
+
+ private:
+  float scale_;
+  bool causal_;
+  Dtype out_;
+};
+
+// The scores' gradient: inputs the weights P and their cotangent G; output (in the scores'
+// dtype) scale * P * (G - rowsum(G * P)), computed in float32.
+class AttentionWeightsVjp : public Primitive {
+ public:
+  AttentionWeightsVjp(Stream s, float scale, Dtype out) : Primitive(s), scale_(scale), out_(out) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::AttentionWeightsVjp; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto& a = static_cast<const AttentionWeightsVjp&>(o);
+    return a.scale_ == scale_ && a.out_ == out_;
+  }
+  std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  float scale() const { return scale_; }
+
+ private:
+  float scale_;
+  Dtype out_;
+};
+
 }  // namespace tessera

@@ -53,6 +53,8 @@
   X(RoPE)                          \
   X(ScaledDotProductAttention)     \
   X(ScaledDotProductAttentionVjp)  \
+  X(AttentionWeights)              \
+  X(AttentionWeightsVjp)           \
   X(Depends)                       \
   X(Compiled)                      \
   X(Custom)

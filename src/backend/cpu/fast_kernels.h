@@ -20,5 +20,8 @@ void cpu_rope(const Primitive& p, const std::vector<array>& in, std::vector<arra
 void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
 // attention_vjp_kernel.cpp
 void cpu_sdpa_vjp(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
+// attention_weights_kernel.cpp
+void cpu_attention_weights(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
+void cpu_attention_weights_vjp(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
 
 }  // namespace tessera

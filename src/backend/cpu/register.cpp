@@ -28,6 +28,8 @@ void register_cpu_kernels(Backend& b) {
   b.register_kernel(PrimitiveKind::RoPE, cpu_rope);
   b.register_kernel(PrimitiveKind::ScaledDotProductAttention, cpu_sdpa);
   b.register_kernel(PrimitiveKind::ScaledDotProductAttentionVjp, cpu_sdpa_vjp);
+  b.register_kernel(PrimitiveKind::AttentionWeights, cpu_attention_weights);
+  b.register_kernel(PrimitiveKind::AttentionWeightsVjp, cpu_attention_weights_vjp);
   b.register_kernel(PrimitiveKind::Compiled, cpu_compiled);
 }
 
