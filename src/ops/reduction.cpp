@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "ops/op_utils.h"
+#include "primitives/fast.h"
 #include "primitives/reduce.h"
 
 namespace tessera {
@@ -131,6 +132,14 @@ array logsumexp(const array& a, const std::vector<int>& axes, bool keepdims, Str
   if (a.size() == 0) throw_invalid("logsumexp", "Received empty array.");
   Dtype d = at_least_float(a.dtype());
   array x = astype(a, d, s);
+  const auto ax = normalize_axes(axes, int(a.ndim()), "logsumexp");
+  if (d != complex64 && ax.size() == 1 && ax[0] == int(a.ndim()) - 1) {
+    // Over the last axis: one fused node (LogSumExp).
+    Shape kept = x.shape();
+    kept.back() = 1;
+    array out = make_node<LogSumExp>(std::move(kept), d, {x}, to_stream(s));
+    return keepdims ? out : squeeze(out, -1, s);
+  }
   array m = stop_gradient(max(x, axes, true, s), s);
   // Rows whose max is ±inf would give inf - inf; shift by 0 there instead.
   m = where(isinf(m, s), zeros({}, d, s), m, s);

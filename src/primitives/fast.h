@@ -32,6 +32,24 @@ class Softmax : public Primitive {
   bool precise_;
 };
 
+// log(sum(exp(x))) over the last axis, kept (output [..., 1]); 16-bit inputs are computed in
+// float32 and rounded once. A row whose maximum is infinite is summed unshifted, so +inf gives
+// +inf and an all -inf row gives -inf; NaN stays NaN. Its gradient is softmax(x) times the
+// cotangent (one Softmax node and a product instead of the composite's chain).
+class LogSumExp : public Primitive {
+ public:
+  explicit LogSumExp(Stream s) : Primitive(s) {}
+  PrimitiveKind kind() const override { return PrimitiveKind::LogSumExp; }
+  bool is_equivalent(const Primitive& o) const override { return o.kind() == kind(); }
+  std::vector<array> decompose(const std::vector<array>& inputs) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) const override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) const override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) const override;
+};
+
 // inputs: x, weight [D] (ones when absent). Normalizes the last axis.
 class RMSNorm : public Primitive {
  public:

@@ -126,6 +126,46 @@ void cpu_softmax(const Primitive&, const std::vector<array>& in, std::vector<arr
   });
 }
 
+void cpu_logsumexp(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
+  if (in[0].dtype() == float64) {
+    // float64 keeps the composite (no double row kernel).
+    std::vector<array> composite = p.decompose(in);
+    eval(composite);
+    out[0].copy_shared_buffer(composite[0]);
+    return;
+  }
+  array& o = out[0];
+  o.set_data(allocator::malloc(o.nbytes()));
+  if (o.size() == 0) return;
+  const array x = row_contiguous(in[0], true);
+  const int64_t n = x.shape(-1), rows = int64_t(o.size());
+  dispatch_float(x.dtype(), "logsumexp", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, double>) {
+      const T* src = x.data<T>();
+      T* dst = o.data<T>();
+      for_rows(rows, n, [&](int64_t r0, int64_t r1) {
+        std::vector<float> buf(static_cast<size_t>(n));
+        for (int64_t r = r0; r < r1; ++r) {
+          load_row(src + r * n, buf.data(), n);
+          const float m = simd::reduce_f32(ReduceOp::Max, buf.data(), n);
+          float lse;
+          if (std::isinf(m)) {
+            // The sum is dominated by (+inf) or made of (-inf) the maximum, unless a NaN is there.
+            bool nan = false;
+            for (int64_t i = 0; i < n; ++i) nan = nan || buf[size_t(i)] != buf[size_t(i)];
+            lse = nan ? std::numeric_limits<float>::quiet_NaN() : m;
+          } else {
+            // NaN lanes stay NaN through the shifted exponentials and their sum.
+            lse = std::log(simd::exp_shift_sum_f32(buf.data(), n, m)) + m;
+          }
+          store_row(&lse, dst + r, 1);
+        }
+      });
+    }
+  });
+}
+
 void cpu_rms_norm(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
   float eps = static_cast<const RMSNorm&>(p).eps();
   array& o = out[0];

@@ -12,6 +12,8 @@ namespace tessera {
 class Primitive;
 
 void cpu_softmax(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
+// logsumexp over the last axis (LogSumExp); 16-bit rows in float32.
+void cpu_logsumexp(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
 void cpu_rms_norm(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
 // Both gradients of rms_norm (RMSNormVjp); 16-bit inputs compute in float32.
 void cpu_rms_norm_vjp(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);

@@ -22,6 +22,7 @@ void register_cpu_kernels(Backend& b) {
   b.register_kernel(PrimitiveKind::QuantizedMatmul, cpu_quantized_matmul);
   b.register_kernel(PrimitiveKind::GatherQMM, cpu_gather_qmm);
   b.register_kernel(PrimitiveKind::Softmax, cpu_softmax);
+  b.register_kernel(PrimitiveKind::LogSumExp, cpu_logsumexp);
   b.register_kernel(PrimitiveKind::RMSNorm, cpu_rms_norm);
   b.register_kernel(PrimitiveKind::RMSNormVjp, cpu_rms_norm_vjp);
   b.register_kernel(PrimitiveKind::LayerNorm, cpu_layer_norm);
