@@ -36,13 +36,8 @@ std::vector<array> LogSumExp::jvp(const std::vector<array>& primals, const std::
 
 std::pair<std::vector<array>, std::vector<int>> LogSumExp::vmap(const std::vector<array>& inputs,
                                                                 const std::vector<int>& axes) const {
-  array x = inputs[0];
   int b = axes[0];
-  // The primitive reduces the last axis; a batch axis there moves to the front first.
-  if (b >= 0 && b == int(x.ndim()) - 1) {
-    x = moveaxis(x, b, 0, stream());
-    b = 0;
-  }
+  array x = detail::keep_last_axis(inputs[0], b, stream());
   Shape kept = x.shape();
   kept.back() = 1;
   return {{make_node<LogSumExp>(kept, x.dtype(), {x}, stream())}, {b}};

@@ -9,6 +9,12 @@
 
 namespace tessera {
 
+namespace detail {
+// For the vmap rules of primitives that work along the last axis: a batch axis sitting there
+// moves to the front (and `axis` follows it); any other axis, or -1 (not batched), stays.
+array keep_last_axis(const array& x, int& axis, const Stream& s);
+}  // namespace detail
+
 // Softmax over the last axis. precise: 16-bit inputs are computed in float32 in the composite
 // (the fused kernel always accumulates in float32).
 class Softmax : public Primitive {

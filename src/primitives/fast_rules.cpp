@@ -46,14 +46,13 @@ Normalized layer_rows(const array& x, float eps, const Stream& s) {
   return {multiply(c, r, s), r};
 }
 
-// Batch axis of x where the last axis stays the normalized one.
-array keep_last_axis(const array& x, int& axis, const Stream& s) {
-  if (axis != int(x.ndim()) - 1) return x;
+}  // namespace
+
+array detail::keep_last_axis(const array& x, int& axis, const Stream& s) {
+  if (axis < 0 || axis != int(x.ndim()) - 1) return x;
   axis = 0;
   return moveaxis(x, int(x.ndim()) - 1, 0, s);
 }
-
-}  // namespace
 
 // ------------------------------------------------------------------ RMSNorm
 
@@ -108,7 +107,7 @@ std::pair<std::vector<array>, std::vector<int>> RMSNorm::vmap(const std::vector<
                                                               const std::vector<int>& axes) const {
   if (axes[1] >= 0) return Primitive::vmap(inputs, axes);  // a weight per batch entry: the composite
   int axis = axes[0];
-  array x = keep_last_axis(inputs[0], axis, stream());
+  array x = detail::keep_last_axis(inputs[0], axis, stream());
   return {{fast::rms_norm(x, inputs[1], eps_, stream())}, {axis}};
 }
 
@@ -179,7 +178,7 @@ std::pair<std::vector<array>, std::vector<int>> LayerNorm::vmap(const std::vecto
                                                                 const std::vector<int>& axes) const {
   if (axes[1] >= 0 || axes[2] >= 0) return Primitive::vmap(inputs, axes);
   int axis = axes[0];
-  array x = keep_last_axis(inputs[0], axis, stream());
+  array x = detail::keep_last_axis(inputs[0], axis, stream());
   return {{fast::layer_norm(x, inputs[1], inputs[2], eps_, stream())}, {axis}};
 }
 

@@ -31,13 +31,8 @@ std::vector<array> Softmax::jvp(const std::vector<array>& primals, const std::ve
 
 std::pair<std::vector<array>, std::vector<int>> Softmax::vmap(const std::vector<array>& inputs,
                                                               const std::vector<int>& axes) const {
-  array x = inputs[0];
   int b = axes[0];
-  // The primitive normalizes the last axis; a batch axis there moves to the front first.
-  if (b >= 0 && b == int(x.ndim()) - 1) {
-    x = moveaxis(x, b, 0, stream());
-    b = 0;
-  }
+  array x = detail::keep_last_axis(inputs[0], b, stream());
   return {{make_node<Softmax>(x.shape(), x.dtype(), {x}, stream(), precise_)}, {b}};
 }
 
