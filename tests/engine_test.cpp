@@ -129,6 +129,24 @@ TEST(Engine, ResultsDoNotDependOnThreadCount) {
   EXPECT_THROW(set_num_threads(0), std::invalid_argument);
 }
 
+// An array adopting a buffer takes ownership even when its shape is rejected: the buffer goes
+// back to its deleter. (A Fortran-order .npy header whose dimensions overflow before its zero
+// dimension is reached leaked one this way.)
+TEST(Engine, RejectedShapeReleasesTheAdoptedBuffer) {
+  const size_t before = get_active_memory();
+  EXPECT_THROW(array(allocator::malloc(256), Shape{6, 4, 4, 2120120, 2200200, 0, 5553, 2, 302}, float32),
+               std::invalid_argument);
+  EXPECT_EQ(get_active_memory(), before);
+  bool freed = false;
+  EXPECT_THROW(array(allocator::malloc(64), Shape{-1, 4}, float32,
+                     [&freed](allocator::Buffer b) {
+                       freed = true;
+                       allocator::free(b);
+                     }),
+               std::invalid_argument);
+  EXPECT_TRUE(freed);
+}
+
 TEST(Engine, BufferCacheAndLimits) {
   clear_cache();
   EXPECT_EQ(get_cache_memory(), 0u);

@@ -70,8 +70,24 @@ array::array(std::initializer_list<int> data, Dtype dtype)
   init(data.begin());
 }
 
+namespace {
+
+// The shape an array adopting `data` will have, checked first: an invalid shape hands the buffer
+// back to its deleter before the error propagates, since the caller gave up ownership.
+Shape checked_for_adoption(Shape shape, allocator::Buffer data, const Deleter& deleter) {
+  try {
+    (void)detail::shape_size(shape, "array");
+  } catch (...) {
+    if (deleter) deleter(data);
+    throw;
+  }
+  return shape;
+}
+
+}  // namespace
+
 array::array(allocator::Buffer data, Shape shape, Dtype dtype, Deleter deleter)
-    : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
+    : desc_(std::make_shared<ArrayDesc>(checked_for_adoption(std::move(shape), data, deleter), dtype)) {
   set_data(data, std::move(deleter));
 }
 
