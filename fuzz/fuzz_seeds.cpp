@@ -73,6 +73,11 @@ int main(int argc, char** argv) {
   write_raw(dir + "/npy/v2.npy", npy(2, "{'descr': '<u2', 'fortran_order': True, 'shape': (2, 2), }", std::string(8, '\1')));
   write_raw(dir + "/npy/v3.npy", npy(3, "{\"descr\": \"|b1\", \"fortran_order\": False, \"shape\": (2L, 1L)}",
                                      std::string("\1\0", 2)));
+  // Found by npy_fuzz: empty, but in Fortran order the dimensions before the zero overflow the
+  // size check (the buffer allocated for it used to leak).
+  write_raw(dir + "/npy/overflow_before_zero.npy",
+            npy(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (302, 2, 5553, 0, 2200200, 2120120, 4, 4, 6), }",
+                ""));
 
   // .npz
   savez(dir + "/npz/stored.npz", {{"a", iota({2, 3}, float32)}, {"b", iota({}, int64)}, {"e", zeros({0}, uint8)}});
