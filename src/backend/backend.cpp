@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "tessera/ops.h"
+
 namespace tessera {
 
 Backend& backend_for(const Device& d) {
@@ -23,6 +25,12 @@ Backend& backend_for(const Device& d) {
     default:
       throw std::invalid_argument("[eval] No backend for the GPU in this build of Tessera.");
   }
+}
+
+void run_decomposition(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
+  std::vector<array> composite = p.decompose(in);
+  eval(composite);
+  for (size_t i = 0; i < out.size(); ++i) out[i].copy_shared_buffer(composite[i]);
 }
 
 }  // namespace tessera

@@ -35,6 +35,10 @@ class Backend {
 
 Backend& backend_for(const Device& d);
 
+// For kernels that leave some inputs (a dtype, a layout) to the primitive's composite: evaluates
+// p.decompose(in) and gives each output the composite's buffer.
+void run_decomposition(const Primitive& p, const std::vector<array>& in, std::vector<array>& out);
+
 // Registration lists of each backend (one function per backend, called once).
 void register_cpu_kernels(Backend& b);
 void register_reference_kernels(Backend& b);

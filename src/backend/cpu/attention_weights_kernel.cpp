@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "backend/backend.h"
 #include "backend/common/axis_rows.h"
 #include "backend/cpu/fast_kernels.h"
 #include "backend/cpu/simd.h"
@@ -36,13 +37,6 @@ void store_rows(const float* src, array& a, int64_t first, int64_t n) {
   } else {
     simd::f32_to_16(src, static_cast<uint16_t*>(a.raw_data()) + first, size_t(n), a.dtype() == bfloat16);
   }
-}
-
-// Runs the composite for dtypes without a kernel path (float64).
-void run_decomposition(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
-  std::vector<array> composite = p.decompose(in);
-  eval(composite);
-  for (size_t i = 0; i < out.size(); ++i) out[i].copy_shared_buffer(composite[i]);
 }
 
 bool has_row_kernel(Dtype d) { return d == float32 || d == bfloat16 || d == float16; }

@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "backend/backend.h"
 #include "backend/common/axis_rows.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/thread_scratch.h"
@@ -127,13 +128,8 @@ void cpu_softmax(const Primitive&, const std::vector<array>& in, std::vector<arr
 }
 
 void cpu_logsumexp(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
-  if (in[0].dtype() == float64) {
-    // float64 keeps the composite (no double row kernel).
-    std::vector<array> composite = p.decompose(in);
-    eval(composite);
-    out[0].copy_shared_buffer(composite[0]);
-    return;
-  }
+  // float64 keeps the composite (no double row kernel).
+  if (in[0].dtype() == float64) return run_decomposition(p, in, out);
   array& o = out[0];
   o.set_data(allocator::malloc(o.nbytes()));
   if (o.size() == 0) return;
@@ -208,13 +204,8 @@ void cpu_rms_norm(const Primitive& p, const std::vector<array>& in, std::vector<
 
 void cpu_rms_norm_vjp(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
   const float eps = static_cast<const RMSNormVjp&>(p).eps();
-  if (in[0].dtype() == float64) {
-    // Differentiation keeps float64 on the composite; a node made some other way runs it here.
-    std::vector<array> composite = p.decompose(in);
-    eval(composite);
-    for (size_t i = 0; i < out.size(); ++i) out[i].copy_shared_buffer(composite[i]);
-    return;
-  }
+  // Differentiation keeps float64 on the composite; a node made some other way runs it here.
+  if (in[0].dtype() == float64) return run_decomposition(p, in, out);
   array& dx = out[0];
   array& dw = out[1];
   dx.set_data(allocator::malloc(dx.nbytes()));

@@ -14,6 +14,7 @@
 #include <numeric>
 #include <optional>
 
+#include "backend/backend.h"
 #include "backend/common/elementwise_loops.h"
 #include "backend/common/layout.h"
 #include "backend/cpu/simd.h"
@@ -252,19 +253,13 @@ struct Operand {
   float value;      // when everywhere
 };
 
-void fallback(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
-  std::vector<array> composite = p.decompose(in);
-  eval(composite);
-  for (size_t i = 0; i < out.size(); ++i) out[i].copy_shared_buffer(composite[i]);
-}
-
 }  // namespace
 
 void cpu_compiled(const Primitive& p, const std::vector<array>& in, std::vector<array>& out) {
   const auto& graph = static_cast<const Compiled&>(p).graph();
   std::optional<Program> prog = out.size() == 1 ? lower(graph) : std::nullopt;
   if (!prog) {
-    fallback(p, in, out);
+    run_decomposition(p, in, out);
     return;
   }
   array& o = out[0];
