@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "lm/generate/decode_plan.h"
 #include "lm/models/hf_config.h"
 #include "lm/models/registry.h"
 #include "lm/models/weights.h"
@@ -147,6 +148,35 @@ void check_model(const lm::Model& model, const Case& c, int prefill = 4, int chu
         t = end;
       }
       EXPECT_EQ(cache.offset(), L);
+    }
+    {
+      // Decode steps replayed from a recorded static step (DecodePlan), the cache growing every
+      // 3 positions so the step is recorded again several times: the forward pass's logits bit
+      // for bit, hence the reference's. Models with sliding windows decode through forward().
+      lm::KVCacheOptions o;
+      o.step = 3;
+      lm::KVCache planned = model.make_cache(o), plain = model.make_cache(o);
+      const array head = slice(tokens, Shape{0, 0}, Shape{hi - lo, prefill});
+      model.forward(head, planned, false);
+      model.forward(head, plain, false);
+      lm::DecodePlan plan(model);
+      for (int t = prefill; t < L; ++t) {
+        const array token = slice(tokens, Shape{0, t}, Shape{hi - lo, t + 1});
+        if (!model.supports_static_steps()) {
+          EXPECT_FALSE(plan.supports(token, planned)) << tag;
+          break;
+        }
+        ASSERT_TRUE(plan.supports(token, planned)) << tag;
+        array got = plan.step(token, planned);
+        array want_step = model.forward(token, plain, true);
+        EXPECT_TRUE(array_equal(got, want_step).item<bool>()) << tag << ", replayed step at position " << t;
+        expect_close(got, rows(want, 0, hi - lo, t, t + 1), tag + ", replayed step at position " + std::to_string(t));
+        EXPECT_EQ(planned.offset(), t + 1);
+      }
+      if (model.supports_static_steps()) {
+        EXPECT_GE(plan.recordings(), (L - prefill) / 3) << tag;
+        EXPECT_LT(plan.recordings(), L - prefill) << tag << ": a step per capacity, not per token";
+      }
     }
   }
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "lm/generate/decode_plan.h"
 #include "lm/models/hf_config.h"
 #include "lm/models/registry.h"
 #include "lm/models/weights.h"
@@ -181,6 +182,77 @@ TEST(LmKvCache, GrowsInStepsAndDecodesInPlace) {
   } catch (const std::length_error& e) {
     EXPECT_NE(std::string(e.what()).find("exceed the cache size of 4"), std::string::npos) << e.what();
   }
+}
+
+// Replayed decode steps (DecodePlan over KVCache static steps): the buffers are written in place,
+// the logits are forward()'s bit for bit, and layouts or inputs a static step cannot take are
+// refused up front (forward() then runs) or rejected without touching the cache.
+TEST(LmKvCache, ReplayedStepsWriteInPlaceAndMatchForward) {
+  auto m = random_model(kLlama);
+  lm::KVCacheOptions o;
+  o.step = 8;
+  std::vector<int> ids = token_ids(30, 64, 5);
+  for (int B : {1, 2}) {
+    lm::KVCache planned = m->make_cache(o), plain = m->make_cache(o);
+    lm::DecodePlan plan(*m);
+    EXPECT_FALSE(plan.supports(batch_of(ids, B, 0, 1), planned)) << "an empty cache has no layout yet";
+    m->forward(batch_of(ids, B, 0, 3), planned, true).eval();
+    m->forward(batch_of(ids, B, 0, 3), plain, true).eval();
+    EXPECT_FALSE(plan.supports(batch_of(ids, 3 - B, 3, 4), planned)) << "another batch size";
+    EXPECT_FALSE(plan.supports(batch_of(ids, B, 3, 5), planned)) << "two tokens per sequence";
+    const void* buffer = nullptr;
+    for (int t = 3; t < 20; ++t) {
+      array tok = batch_of(ids, B, t, t + 1);
+      ASSERT_TRUE(plan.supports(tok, planned));
+      array got = plan.step(tok, planned);
+      array want = m->forward(tok, plain, true);
+      EXPECT_TRUE(array_equal(got, want).item<bool>()) << "B=" << B << " position " << t;
+      EXPECT_EQ(planned.offset(), t + 1);
+      const void* now = planned.state()[0].raw_data();
+      if (t % 8 != 0 && buffer) {
+        EXPECT_EQ(now, buffer) << "position " << t << " was not written in place";
+      }
+      buffer = now;
+    }
+    EXPECT_EQ(planned.capacity(), 24);
+    EXPECT_EQ(plan.recordings(), 3);  // capacities 8, 16, 24
+    // A bad token id is the forward pass's error, and the cache is left as it was.
+    std::vector<int> bad(size_t(B), 64);
+    try {
+      plan.step(array(bad.data(), Shape{B, 1}, int32), planned);
+      ADD_FAILURE() << "no error";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("token id 64 at [0, 0] is outside the vocabulary of 64"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(planned.offset(), 20);
+    array tok = batch_of(ids, B, 20, 21);
+    EXPECT_TRUE(array_equal(plan.step(tok, planned), m->forward(tok, plain, true)).item<bool>());
+  }
+  // Layouts without static steps: rings, quantized caches, and a full cache at its limit.
+  lm::KVCacheOptions ring = o;
+  ring.max_size = 16;
+  ring.rotate = true;
+  lm::KVCacheOptions packed = o;
+  packed.bits = 8;
+  packed.group_size = 32;
+  auto m64 = random_model(kLlama64);  // heads of 64 features, which 32-wide groups divide
+  for (auto* model : {m.get(), m64.get()}) {
+    lm::KVCache c = model->make_cache(model == m.get() ? ring : packed);
+    model->forward(batch_of(ids, 1, 0, 3), c, true).eval();
+    EXPECT_FALSE(c.supports_static_steps());
+    EXPECT_FALSE(lm::DecodePlan(*model).supports(batch_of(ids, 1, 3, 4), c));
+  }
+  lm::KVCache bounded = m->make_cache(4);
+  m->forward(batch_of(ids, 1, 0, 4), bounded, true).eval();
+  EXPECT_FALSE(lm::DecodePlan(*m).supports(batch_of(ids, 1, 4, 5), bounded)) << "the cache is full";
+  // set_buffers checks what it is given.
+  lm::KVCache c = m->make_cache(o);
+  m->forward(batch_of(ids, 1, 0, 3), c, true).eval();
+  auto taken = c.take_buffers();
+  EXPECT_THROW(c.set_buffers(std::vector<array>(taken.begin(), taken.end() - 1), 1), std::invalid_argument);
+  taken[0] = zeros({1, 2, 2, 8}, float32);
+  EXPECT_THROW(c.set_buffers(taken, 1), std::invalid_argument);
 }
 
 // ------------------------------------------------------------------ rotating caches

@@ -47,10 +47,10 @@ size_t shape_size(const Shape& shape, const char* op) {
     if (d < 0) {
       throw std::invalid_argument(std::string("[") + op + "] Negative dimension " + std::to_string(d) + " in shape.");
     }
-    if (d != 0 && n > (size_t(1) << 48) / size_t(d)) {
+    // n * d > 2^48 (no division: every graph node computes its size).
+    if (__builtin_mul_overflow(n, size_t(d), &n) || n > (size_t(1) << 48)) {
       throw std::invalid_argument(std::string("[") + op + "] Shape is too large.");
     }
-    n *= size_t(d);
   }
   return n;
 }

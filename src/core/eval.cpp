@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "backend/backend.h"
+#include "core/direct_eval.h"
 #include "core/eval_stats.h"
 #include "primitives/primitive.h"
 #include "tessera/ops.h"
@@ -242,6 +243,22 @@ void async_eval(std::vector<array> outputs) {
 void synchronize() {
   if (g_async_used.load()) async_worker().drain();
 }
+
+namespace detail {
+
+DirectEval::DirectEval() {
+  if (g_async_used.load(std::memory_order_relaxed)) async_worker().drain();
+  lock_ = std::unique_lock<std::recursive_mutex>(graph_mutex());
+}
+
+DirectEval::~DirectEval() = default;
+
+void DirectEval::run(array& node) {
+  run_node(node);
+  node.detach();
+}
+
+}  // namespace detail
 void synchronize(Stream) { synchronize(); }
 
 }  // namespace tessera

@@ -56,6 +56,9 @@ struct KVView {
   // Non-sink keys more than `window` - 1 positions behind a query are hidden from it (0: none);
   // a rotating layer reports the span its ring keeps.
   int window = 0;
+  // Static steps (KVCache::begin_static_step): bool [n], the positions written so far; the keys
+  // and values are the whole buffer.
+  std::optional<array> visible;
   int size() const { return keys.shape(2); }  // n
 };
 
@@ -106,6 +109,26 @@ class KVCache {
   // against the layer's layout); all layers must be restored with the same offset.
   void restore(int layer, const LayerState& state, int offset);
 
+  // ---- Static steps: decoding whose graph does not change from token to token ----
+  // (lm/generate/decode_plan.cpp records one step's graph and replays it.)
+  // Whether every layer is full (not a ring) and dense (not quantized, and not due to turn
+  // quantized), and holds at least one position: the layouts static steps support.
+  bool supports_static_steps() const;
+  // Grows every layer to hold `positions` positions (in whole steps, as updates grow them).
+  void reserve(int positions);
+  // While a static step is open, an update of one position per sequence writes it at `position`
+  // (int32 [], the cache offset as data rather than as a graph constant) and returns the whole
+  // buffers with KVView::visible marking the positions [0, position]: the step's graph then
+  // depends on the capacity only. The offset still advances by one per update.
+  void begin_static_step(const array& position);
+  void end_static_step();
+  const std::optional<array>& static_position() const { return static_position_; }
+  // Hands over the buffers static steps read and write (keys and values per layer) so that a
+  // replayed step can update them in place; set_buffers gives the cache their updated values
+  // after the step wrote `positions` more positions. In between the cache holds nothing.
+  std::vector<array> take_buffers();
+  void set_buffers(std::vector<array> buffers, int positions);
+
  private:
   struct Layer {
     int window = 0;  // sliding window (0: full attention)
@@ -128,9 +151,12 @@ class KVCache {
   KVView update_full(Layer& l, const array& k, const array& v);
   KVView update_rotating(Layer& l, const array& k, const array& v);
 
+  KVView update_static(Layer& l, const array& k, const array& v);
+
   std::vector<Layer> layers_;
   KVCacheOptions opt_;
   int offset_ = 0;
+  std::optional<array> static_position_, static_visible_;
 };
 
 }  // namespace tessera::lm

@@ -87,6 +87,12 @@ class Model {
   // tokens: int32 [B, L]. Returns logits [B, L, vocab] (float32), or [B, 1, vocab] for the last
   // position only when `last_only`. Appends the tokens' keys and values to `cache`.
   virtual array forward(const array& tokens, KVCache& cache, bool last_only = true) const = 0;
+  // Static decode steps (lm/generate/decode_plan.h): whether forward() of one token per sequence
+  // honours KVCache::begin_static_step (its graph then depends on the cache's capacity and
+  // shapes only, not on the offset), and a number that changes whenever that graph would change
+  // with the offset for another reason (Phi-3's long-context frequencies).
+  virtual bool supports_static_steps() const { return false; }
+  virtual int static_step_variant(int /*offset*/) const { return 0; }
   // A cache for this model: its sliding-window layers keep a ring of their window's positions
   // (src/lm/cache/kv_cache.cpp).
   KVCache make_cache(const KVCacheOptions& options) const;

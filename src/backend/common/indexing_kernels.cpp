@@ -86,10 +86,16 @@ void scatter_kernel(const Primitive& p, const std::vector<array>& in, std::vecto
   const array& upd = in.back();
   const size_t k = in.size() - 2;
   array& o = out[0];
-  o.set_data(allocator::malloc(o.nbytes()));
-  if (o.size() == 0) return;
   Strides rs = row_strides(o.shape());
-  copy_strided(a, o.raw_data(), rs, cfg.threads);
+  if (a.is_donatable() && a.flags().row_contiguous && a.data_size() == a.size() && a.itemsize() == o.itemsize()) {
+    // Nothing else holds the source (a KV cache buffer written at a position given as data): the
+    // output takes its buffer and only the updated elements are written.
+    o.copy_shared_buffer(a);
+  } else {
+    o.set_data(allocator::malloc(o.nbytes()));
+    if (o.size() == 0) return;
+    copy_strided(a, o.raw_data(), rs, cfg.threads);
+  }
   if (upd.size() == 0) return;
   const size_t idx_nd = upd.ndim() - a.ndim();
   const Shape idx_shape(upd.shape().begin(), upd.shape().begin() + idx_nd);

@@ -408,11 +408,11 @@ inline void softmax_block(float* s, int64_t nk, float& m, float& l, float* acc, 
 // values are widened in registers.
 template <typename T>
 void sdpa_fast(const ScaledDotProductAttention& ap, const array& q, const array& k, const array& v,
-               const array* mask, const float* sk, array& o) {
+               const array* mask, const float* sk, int64_t Lk, array& o) {
   constexpr int kind = std::is_same_v<T, float> ? 0 : std::is_same_v<T, float16_t> ? 1 : 2;
   constexpr int64_t kKeyBlock = 128;
   const int64_t B = q.shape(0), Hq = q.shape(1), Lq = q.shape(2), D = q.shape(3);
-  const int64_t Hkv = k.shape(1), Lk = k.shape(2), Dv = v.shape(3);
+  const int64_t Hkv = k.shape(1), Dv = v.shape(3);
   const int64_t G = Hq / Hkv;
   const float scale = ap.scale();
   const bool causal = ap.causal();
@@ -603,6 +603,26 @@ void sdpa_tiled(const ScaledDotProductAttention& ap, const array& q, const array
   });
 }
 
+// Where one boolean mask row serves every query (strides 0 over batch, heads and queries) and
+// shows the first n > 0 keys only (a decode step over a preallocated cache, the positions
+// written so far), the keys past n need not be read: returns n. Otherwise Lk.
+int64_t visible_prefix(const array* mask, int64_t Lk) {
+  if (!mask || mask->dtype() != bool_ || Lk == 0) return Lk;
+  const Strides& st = mask->strides();
+  for (int d = 0; d < 3; ++d) {
+    if (st[size_t(d)] != 0 && mask->shape(d) != 1) return Lk;
+  }
+  const bool* row = mask->data<bool>();
+  const int64_t step = st[3];
+  int64_t n = 0;
+  while (n < Lk && row[n * step]) ++n;
+  if (n == 0 || n == Lk) return Lk;
+  for (int64_t j = n; j < Lk; ++j) {
+    if (row[j * step]) return Lk;
+  }
+  return n;
+}
+
 }  // namespace
 
 // Attention with online softmax. float64 takes one pass over the keys per query row, rows over
@@ -635,8 +655,12 @@ void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<arra
     using T = typename decltype(tag)::type;
     if constexpr (!std::is_same_v<T, double>) {
       const float* sk = sinks ? sinks->data<float>() : nullptr;
-      if (Lq >= kTiledAttentionRows) sdpa_tiled<T>(ap, q, k, v, mask, sk, o);
-      else sdpa_fast<T>(ap, q, k, v, mask, sk, o);
+      if (Lq >= kTiledAttentionRows) {
+        sdpa_tiled<T>(ap, q, k, v, mask, sk, o);
+      } else {
+        const int64_t keys = visible_prefix(mask, Lk);
+        sdpa_fast<T>(ap, q, k, v, keys < Lk ? nullptr : mask, sk, keys, o);
+      }
       return;
     } else {
     using C = calc_t<T>;

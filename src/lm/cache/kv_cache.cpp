@@ -194,7 +194,9 @@ KVView KVCache::update(int layer, const array& k, const array& v) {
                                 std::to_string(Dv) + "); quantize the cache with a group that does");
   }
 
-  KVView out = l.rotates ? update_rotating(l, k, v) : update_full(l, k, v);
+  KVView out = static_position_ && L == 1 ? update_static(l, k, v)
+               : l.rotates                ? update_rotating(l, k, v)
+                                          : update_full(l, k, v);
   if (layer == int(layers_.size()) - 1) offset_ = l.offset;
   return out;
 }
@@ -275,6 +277,90 @@ KVView KVCache::update_rotating(Layer& l, const array& k, const array& v) {
   }
   l.offset = end;
   return r;
+}
+
+KVView KVCache::update_static(Layer& l, const array& k, const array& v) {
+  if (l.rotates || l.quantized || opt_.bits > 0 || l.buf.size() != 2 || l.buf[0].shape(2) <= l.offset) {
+    throw std::logic_error("[KVCache] a static step needs full, dense layers with room for the position (reserve)");
+  }
+  const std::vector<int> axis{2};
+  l.buf[0] = scatter(l.buf[0], {*static_position_}, astype(k, l.dtype), axis);
+  l.buf[1] = scatter(l.buf[1], {*static_position_}, astype(v, l.dtype), axis);
+  l.offset += 1;
+  const int cap = l.buf[0].shape(2);
+  if (!static_visible_ || static_visible_->shape(0) != cap) {
+    static_visible_ = less_equal(arange(0, cap, int32), *static_position_);
+  }
+  KVView r{l.buf[0], l.buf[1]};
+  r.visible = static_visible_;
+  return r;
+}
+
+bool KVCache::supports_static_steps() const {
+  if (opt_.bits > 0) return false;
+  for (auto& l : layers_) {
+    if (l.rotates || l.quantized || l.buf.size() != 2 || l.offset == 0) return false;
+  }
+  return true;
+}
+
+void KVCache::reserve(int positions) {
+  for (auto& l : layers_) {
+    if (l.buf.empty()) continue;
+    const array& k = l.buf[0];
+    const array& v = l.buf[l.quantized ? 3 : 1];
+    if (l.quantized) {
+      throw std::invalid_argument("[KVCache] reserve: quantized layers grow as they are written");
+    }
+    if (l.limit > 0 && positions > l.limit) {
+      throw std::length_error("[KVCache] reserve: " + std::to_string(positions) + " positions exceed the cache size of " +
+                              std::to_string(l.limit));
+    }
+    grow(l, positions, k.shape(0), k.shape(1), k.shape(3), v.shape(3));
+  }
+}
+
+void KVCache::begin_static_step(const array& position) {
+  if (position.ndim() != 0 || position.dtype() != int32) {
+    throw std::invalid_argument("[KVCache] begin_static_step: the position must be an int32 scalar");
+  }
+  static_position_ = position;
+  static_visible_.reset();
+}
+
+void KVCache::end_static_step() {
+  static_position_.reset();
+  static_visible_.reset();
+}
+
+std::vector<array> KVCache::take_buffers() {
+  if (!supports_static_steps()) throw std::logic_error("[KVCache] take_buffers: the layout has no static steps");
+  std::vector<array> out;
+  for (auto& l : layers_) {
+    for (auto& b : l.buf) out.push_back(std::move(b));
+    l.buf.clear();
+  }
+  return out;
+}
+
+void KVCache::set_buffers(std::vector<array> buffers, int positions) {
+  if (buffers.size() != 2 * layers_.size() || positions < 0) {
+    throw std::invalid_argument("[KVCache] set_buffers: expected keys and values for " + std::to_string(layers_.size()) +
+                                " layers, got " + std::to_string(buffers.size()) + " arrays");
+  }
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const array &k = buffers[2 * i], &v = buffers[2 * i + 1];
+    if (k.ndim() != 4 || v.ndim() != 4 || k.shape(2) != v.shape(2) || k.shape(2) < layers_[i].offset + positions) {
+      throw std::invalid_argument(layer_tag(int(i)) + "set_buffers: keys and values must be [B, H, capacity, D] with room for " +
+                                  std::to_string(layers_[i].offset + positions) + " positions");
+    }
+  }
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& l = layers_[i];
+    l.buf = {std::move(buffers[2 * i]), std::move(buffers[2 * i + 1])};
+    l.offset += positions;
+  }
+  offset_ += positions;
 }
 
 std::vector<array> KVCache::state() const {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/thread_pool.h"
+#include "lm/generate/decode_plan.h"
 #include "tessera/memory.h"
 #include "tessera/ops.h"
 
@@ -173,6 +174,7 @@ Generation generate_tokens(const Model& model, const TextTokenizer* tokenizer, s
   g.stats.time_to_first_token_s = seconds(t0, t_first);
   g.stats.finish_reason = "length";
 
+  DecodePlan plan(model);
   for (int i = 0; i < opt.max_tokens; ++i) {
     if (is_stop(s.id)) {
       g.stats.finish_reason = "stop";
@@ -196,7 +198,7 @@ Generation generate_tokens(const Model& model, const TextTokenizer* tokenizer, s
       break;
     }
     array token(&s.id, Shape{1, 1}, int32);
-    array logits = model.forward(token, cache, true);
+    array logits = plan.supports(token, cache) ? plan.step(token, cache) : model.forward(token, cache, true);
     logits.eval();
     s = sampler.sample(logits, history, opt.logprobs);
   }

@@ -198,7 +198,10 @@ array Attention::operator()(const array& x, int B, int L, KVCache& cache, int la
   // Queries and keys rotate together: one rope over their Hq + Hkv heads.
   const Rope& r = opt_.rope;
   const array& freqs = r.long_freqs && offset + L > r.long_after ? *r.long_freqs : r.freqs;
-  qk = fast::rope(as_heads(qk, Hq + Hkv), r.dims, r.traditional, std::nullopt, r.scale, offset, freqs);
+  // In a static step the position is an array, so the same graph serves every token.
+  const std::optional<array>& position = cache.static_position();
+  qk = position ? fast::rope(as_heads(qk, Hq + Hkv), r.dims, r.traditional, std::nullopt, r.scale, *position, freqs)
+                : fast::rope(as_heads(qk, Hq + Hkv), r.dims, r.traditional, std::nullopt, r.scale, offset, freqs);
   if (rope_mscale_) qk = multiply(qk, *rope_mscale_);
   array q = slice(qk, Shape{0, 0, 0, 0}, Shape{B, Hq, L, D});
   array k = slice(qk, Shape{0, Hq, 0, 0}, Shape{B, Hq + Hkv, L, D});
@@ -207,7 +210,10 @@ array Attention::operator()(const array& x, int B, int L, KVCache& cache, int la
 
   // The tighter of the layer's window and the span a rotating cache keeps.
   const int window = opt_.window == 0 || (kv.window > 0 && kv.window < opt_.window) ? kv.window : opt_.window;
-  if (kv.ordered && kv.sinks == 0 && window > 0) {
+  if (kv.visible && window > 0) {
+    throw std::logic_error("[Attention] static decode steps do not support sliding windows");
+  }
+  if (!kv.visible && kv.ordered && kv.sinks == 0 && window > 0) {
     // Keys no query of this call can see (before the earliest query's window) are left out.
     const int drop = std::max(0, offset - window + 1 - kv.first);
     if (drop > 0) {
@@ -229,7 +235,9 @@ array Attention::operator()(const array& x, int B, int L, KVCache& cache, int la
   const bool ends_at_last_query = kv.first + (n - kv.sinks) == offset + L;
   std::optional<array> mask;
   bool causal = false;
-  if (!one_sees_all) {
+  if (kv.visible) {
+    mask = kv.visible;  // the whole buffer, of which the positions written so far are visible
+  } else if (!one_sees_all) {
     if (window == 0 && kv.sinks == 0 && ends_at_last_query) causal = true;
     else mask = attend_mask(L, offset, kv, window);
   }

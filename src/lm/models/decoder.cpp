@@ -66,6 +66,19 @@ Decoder::Decoder(const ModelConfig& c, WeightStore& w, std::vector<DecoderBlock>
   }
 }
 
+bool Decoder::supports_static_steps() const {
+  // Sliding-window layers keep rings, whose views change with the offset.
+  for (size_t i = 0; i < cfg_.sliding_layers.size(); ++i) {
+    if (cfg_.sliding_window > 0 && cfg_.sliding_layers[i]) return false;
+  }
+  return true;
+}
+
+int Decoder::static_step_variant(int offset) const {
+  // Attention switches to the long frequencies once a query sits past the original context.
+  return cfg_.rope_type == "longrope" && offset + 1 > cfg_.rope_original_context ? 1 : 0;
+}
+
 array Decoder::forward(const array& tokens, KVCache& cache, bool last_only) const {
   check_tokens(tokens, cfg_);
   const int B = tokens.shape(0), L = tokens.shape(1), H = cfg_.hidden_size;

@@ -49,6 +49,8 @@ class Decoder : public Model {
 
   const ModelConfig& config() const override { return cfg_; }
   array forward(const array& tokens, KVCache& cache, bool last_only) const override;
+  bool supports_static_steps() const override;
+  int static_step_variant(int offset) const override;
 
  private:
   ModelConfig cfg_;

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "tessera/ops.h"
+
 namespace tessera::lm {
 
 namespace {
@@ -43,6 +45,18 @@ void check_tokens(const array& tokens, const ModelConfig& config) {
   }
   if (tokens.dtype() != int32 && tokens.dtype() != uint32) {
     throw std::invalid_argument("[" + config.architecture + "] tokens must be int32 or uint32");
+  }
+  // An id past the embedding table would read another row (or memory past it): check on the host.
+  array t = contiguous(tokens);
+  t.eval();
+  const int64_t n = int64_t(t.size()), L = t.shape(1);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t id = t.dtype() == int32 ? int64_t(t.data<int32_t>()[i]) : int64_t(t.data<uint32_t>()[i]);
+    if (id < 0 || id >= config.vocab_size) {
+      throw std::invalid_argument("[" + config.architecture + "] token id " + std::to_string(id) + " at [" +
+                                  std::to_string(i / L) + ", " + std::to_string(i % L) +
+                                  "] is outside the vocabulary of " + std::to_string(config.vocab_size));
+    }
   }
 }
 
