@@ -169,6 +169,8 @@ class array {
   int position() const { return desc_->position; }
   // Drops the graph behind this (evaluated) array so that intermediates can be freed.
   void detach();
+  // detach(), handing the primitive back instead of releasing it (a replay plan runs it again).
+  std::shared_ptr<Primitive> detach_primitive();
 
   bool is_evaluated() const { return desc_->status >= Status::evaluated; }
   // A tracer is an input of a function being transformed (or computed from one) while the

@@ -157,6 +157,12 @@ void array::detach() {
   desc_->primitive = nullptr;
 }
 
+std::shared_ptr<Primitive> array::detach_primitive() {
+  std::shared_ptr<Primitive> p = std::move(desc_->primitive);
+  detach();
+  return p;
+}
+
 void array::eval() {
   if (!is_evaluated()) tessera::eval({*this});
 }

@@ -1,5 +1,5 @@
 // Evaluation without the graph walk, for callers that already hold the nodes in an order where
-// every input is evaluated before its consumer (replay plans, src/core/replay_plan.h).
+// every input is evaluated before its consumer (replay plans, src/transforms/replay_plan.h).
 #pragma once
 
 #include <mutex>
@@ -17,8 +17,8 @@ class DirectEval {
   DirectEval& operator=(const DirectEval&) = delete;
 
   // Runs `node`'s kernel, or its decomposition where the backend has none, and drops its inputs.
-  // Its inputs must be evaluated.
-  void run(array& node);
+  // Its inputs must be evaluated. Returns its primitive.
+  std::shared_ptr<Primitive> run(array& node);
 
  private:
   std::unique_lock<std::recursive_mutex> lock_;

@@ -13,6 +13,9 @@ void add_sampling_flags(Args& args, const std::string& max_tokens_help) {
   args.option("repetition-penalty", "R", "penalize the recent tokens' logits by R", "1");
   args.option("repetition-context-size", "N", "how many recent tokens the penalty looks at", "64");
   args.option("seed", "S", "random seed for sampling", "0");
+  args.flag("no-replay",
+            "build every decode step's graph afresh instead of replaying the one recorded for the cache's "
+            "capacity (same tokens; slower on small models)");
 }
 
 void add_load_flags(Args& args) {
@@ -36,6 +39,7 @@ void read_sampling_flags(const Args& args, lm::GenerateOptions& o) {
   o.sampling.repetition_penalty = float(args.number("repetition-penalty", 1.0));
   o.sampling.penalty_window = args.integer("repetition-context-size", 64);
   o.sampling.seed = args.uint("seed", 0);
+  o.replay_steps = !args.on("no-replay");
 }
 
 lm::ChatJson chat_template_config(const Args& args) {

@@ -1,6 +1,6 @@
 // Flags that `tessera generate` and `tessera chat` share, named as mlx_lm names them: sampling
 // (--max-tokens, --temp, --top-p, --top-k, --min-p, --repetition-penalty,
-// --repetition-context-size, --seed) and the chat template's extra variables
+// --repetition-context-size, --seed), --no-replay, and the chat template's extra variables
 // (--chat-template-config); and Tessera's model-loading flag --int8-activations.
 #pragma once
 
@@ -15,7 +15,7 @@ void add_sampling_flags(Args& args, const std::string& max_tokens_help);
 // Declares --int8-activations; load_options reads it.
 void add_load_flags(Args& args);
 lm::LoadOptions load_options(const Args& args);
-// Fills max_tokens and sampling from the flags.
+// Fills max_tokens, sampling and replay_steps from the flags.
 void read_sampling_flags(const Args& args, lm::GenerateOptions& options);
 // --chat-template-config as a JSON object (empty object when absent); std::invalid_argument
 // naming the flag for bad JSON or a non-object.

@@ -46,6 +46,10 @@ struct GenerateOptions {
   std::vector<int> extra_stop_ids;
   std::vector<std::string> stop_strings;  // the text is cut before the first one that appears
   bool logprobs = false;                  // fill TokenEvent::logprob (costs a pass over the vocabulary)
+  // Decode steps replay a graph recorded once per cache capacity (lm/generate/decode_plan.h)
+  // where the model and cache allow it; false builds every step's graph afresh (same results).
+  // The environment variable TESSERA_DECODE_REPLAY=0 turns replay off too.
+  bool replay_steps = true;
 };
 
 struct GenerateStats {

@@ -9,7 +9,7 @@
 #include <memory>
 #include <optional>
 
-#include "core/replay_plan.h"
+#include "transforms/replay_plan.h"
 #include "tessera/lm/kv_cache.h"
 #include "tessera/lm/model.h"
 

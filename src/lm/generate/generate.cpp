@@ -198,7 +198,8 @@ Generation generate_tokens(const Model& model, const TextTokenizer* tokenizer, s
       break;
     }
     array token(&s.id, Shape{1, 1}, int32);
-    array logits = plan.supports(token, cache) ? plan.step(token, cache) : model.forward(token, cache, true);
+    array logits = opt.replay_steps && plan.supports(token, cache) ? plan.step(token, cache)
+                                                                   : model.forward(token, cache, true);
     logits.eval();
     s = sampler.sample(logits, history, opt.logprobs);
   }

@@ -3,11 +3,13 @@
 // nodes, inferring their shapes and walking the graph cost as much as the kernels.
 //
 // Recording walks the graph from its outputs to its leaves. Leaves named as inputs are the values
-// that change from run to run; other evaluated leaves (weights, scalars) are held as constants;
-// unevaluated work that does not depend on an input is computed once at recording when its
-// result is small (frequency tables, index ranges) and otherwise redone each run, so a plan never
-// holds a large copy. Each run then creates only the nodes that depend on the inputs, straight
-// from their recorded primitives, shapes and dtypes, and runs their kernels in recorded order.
+// that change from run to run; other evaluated leaves (weights, scalars) are held as constants.
+// compile's simplification then runs over the recorded graph (transforms/compile_graph.h):
+// common subexpressions merge, no-op reshapes and casts go, and work that does not depend on an
+// input is computed once when its result is small (frequency tables, index ranges) and redone
+// each run otherwise, so a plan never holds a large copy. Each run creates only the remaining
+// nodes, straight from their recorded primitives, shapes and dtypes, and runs their kernels in
+// order.
 //
 // The caller guarantees that the graph it would build for the new values is the recorded one:
 // a plan replays primitives with the parameters they were recorded with (shapes, axes, scalar
@@ -23,11 +25,10 @@
 
 namespace tessera::detail {
 
+struct CompiledGraph;
+
 class ReplayPlan {
  public:
-  // Results up to this many bytes of input-independent unevaluated work are kept as constants.
-  static constexpr size_t kFoldLimit = size_t(4) << 20;
-
   // `inputs` are evaluated (or are evaluated here) and must be distinct; `outputs` are computed
   // from them. The graph behind `outputs` is left as it is (evaluate it or drop it).
   ReplayPlan(const std::vector<array>& inputs, const std::vector<array>& outputs);
@@ -42,6 +43,9 @@ class ReplayPlan {
   size_t num_constants() const { return constants_.size(); }
 
  private:
+  CompiledGraph record(const std::vector<array>& inputs, const std::vector<array>& outputs);
+  void build_steps(const CompiledGraph& g);
+
   struct Step {
     std::shared_ptr<Primitive> prim;
     std::vector<uint32_t> args;      // value ids
