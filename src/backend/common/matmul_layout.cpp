@@ -4,7 +4,7 @@
 
 namespace tessera {
 
-MatrixView matrix_view(const array& a, array& copy, bool parallel) {
+MatrixView matrix_view(const array& a, std::optional<array>& copy, bool parallel) {
   int nd = int(a.ndim());
   int64_t rows = a.shape(-2), cols = a.shape(-1);
   int64_t sr = a.strides()[nd - 2], sc = a.strides()[nd - 1];
@@ -15,9 +15,9 @@ MatrixView matrix_view(const array& a, array& copy, bool parallel) {
   if ((sr == 1 || rows == 1) && (sc >= std::max<int64_t>(rows, 1) || cols == 1)) {
     return {a.raw_data(), true, std::max<int64_t>(cols == 1 ? rows : sc, std::max<int64_t>(rows, 1)), batch};
   }
-  copy = array(a.shape(), a.dtype(), nullptr, {});
-  copy_to_row_contiguous(a, copy, parallel);
-  return {copy.raw_data(), false, std::max<int64_t>(cols, 1), Strides(copy.strides().begin(), copy.strides().end() - 2)};
+  copy.emplace(a.shape(), a.dtype(), nullptr, std::vector<array>{});
+  copy_to_row_contiguous(a, *copy, parallel);
+  return {copy->raw_data(), false, std::max<int64_t>(cols, 1), Strides(copy->strides().begin(), copy->strides().end() - 2)};
 }
 
 void for_each_batch(const Shape& batch, const Strides& sa, const Strides& sb,

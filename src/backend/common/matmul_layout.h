@@ -1,6 +1,8 @@
 // How a batched matrix operand can be handed to a GEMM without copying.
 #pragma once
 
+#include <optional>
+
 #include "core/function_ref.h"
 #include "tessera/array.h"
 
@@ -15,8 +17,8 @@ struct MatrixView {
 
 // Returns a view if the last two dims are row- or column-major with unit inner stride; the
 // batch dims may have any strides (including 0 for broadcast). Otherwise `copy` receives a
-// row-contiguous copy and the view points at it.
-MatrixView matrix_view(const array& a, array& copy, bool parallel);
+// row-contiguous copy and the view points at it (left empty otherwise: no reference counting).
+MatrixView matrix_view(const array& a, std::optional<array>& copy, bool parallel);
 
 // Calls fn(batch_index, offset_a, offset_b) for every batch entry (element offsets).
 void for_each_batch(const Shape& batch, const Strides& sa, const Strides& sb,

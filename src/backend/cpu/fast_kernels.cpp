@@ -167,7 +167,8 @@ void cpu_rms_norm(const Primitive& p, const std::vector<array>& in, std::vector<
   array& o = out[0];
   o.set_data(allocator::malloc(o.nbytes()));
   if (o.size() == 0) return;
-  array x = row_contiguous(in[0], true), w = row_contiguous(in[1], true);
+  const RowContiguous xc(in[0], true), wc(in[1], true);
+  const array &x = *xc, &w = *wc;
   int64_t n = x.shape(-1), rows = int64_t(x.size()) / n;
   dispatch_float(x.dtype(), "rms_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -303,10 +304,10 @@ void cpu_rope(const Primitive& p, const std::vector<array>& in, std::vector<arra
   array& o = out[0];
   o.set_data(allocator::malloc(o.nbytes()));
   if (o.size() == 0) return;
-  array x = row_contiguous(in[0], true);
-  int offset = row_contiguous(in[1], false).data<int32_t>()[0];
-  array invf = row_contiguous(in[2], false);
-  const float* inv = invf.data<float>();
+  const RowContiguous xc(in[0], true), offc(in[1], false), invc(in[2], false);
+  const array& x = *xc;
+  const int offset = offc->data<int32_t>()[0];
+  const float* inv = invc->data<float>();
   int64_t D = x.shape(-1), L = x.shape(-2), rows = int64_t(x.size()) / D;
   int64_t h = rp.dims() / 2;
   float scale = rp.scale();
@@ -639,9 +640,10 @@ void cpu_sdpa(const Primitive& p, const std::vector<array>& in, std::vector<arra
     const Strides& st = a.strides();
     const bool rows = a.ndim() == 4 && st[3] == 1 && (a.shape(2) <= 1 || st[2] == a.shape(3)) && st[0] >= 0 &&
                       st[1] >= 0 && a.dtype() != float64;
-    return rows ? a : row_contiguous(a, true);
+    return !rows && !a.flags().row_contiguous;
   };
-  array q = row_contiguous(in[0], true), k = head_rows(in[1]), v = head_rows(in[2]);
+  const RowContiguous q_rows(in[0], true), k_rows(in[1], head_rows(in[1]), true), v_rows(in[2], head_rows(in[2]), true);
+  const array &q = *q_rows, &k = *k_rows, &v = *v_rows;
   size_t next = 3;
   const array* mask = ap.has_mask() ? &in[next++] : nullptr;
   std::optional<array> sinks;

@@ -315,7 +315,7 @@ void batched_gemm(const array& a_in, const array& b_in, array& out, float alpha,
     return;
   }
   Dtype d = out.dtype();
-  array tmp_a = a_in, tmp_b = b_in;
+  std::optional<array> tmp_a, tmp_b;
   MatrixView va = matrix_view(a_in, tmp_a, true);
   MatrixView vb = matrix_view(b_in, tmp_b, true);
   if (M <= kSkinnyRows && (d == float32 || d == bfloat16 || d == float16)) {
