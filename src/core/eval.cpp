@@ -107,8 +107,12 @@ void eval_impl(std::vector<array>& outputs) {
   // eval of a 50+ node graph request a block of over 1 KiB, and such a request makes malloc
   // consolidate the hundreds of small chunks the graph's nodes just freed.
   struct Scratch {
-    std::vector<std::optional<array>> tape;
-    std::vector<std::pair<array, size_t>> stack;
+    // Pointers to the handles the walk found nodes through (in a consumer's inputs, or in
+    // `outputs`), not copies: a copy would cost two locked reference-count updates per node. A
+    // handle stays valid until its node's turn, because the consumer holding it comes later in
+    // the order and is detached only after running.
+    std::vector<array*> tape;
+    std::vector<std::pair<array*, size_t>> stack;
   };
   thread_local std::deque<Scratch> scratch_pool;
   thread_local size_t depth = 0;
@@ -132,6 +136,7 @@ void eval_impl(std::vector<array>& outputs) {
     for (auto& s : a.siblings()) s.set_status(st);
   };
   auto pending = [](const array& a) { return a.status() == array::Status::unscheduled; };
+  size_t next_run = 0;  // tape entries before it ran (their handles may be gone)
   try {
     for (auto& out : outputs) {
       if (!pending(out)) continue;
@@ -139,38 +144,36 @@ void eval_impl(std::vector<array>& outputs) {
         throw std::invalid_argument("[eval] Attempting to evaluate an array without a primitive or data.");
       }
       set_all(out, array::Status::scheduled);
-      stack.emplace_back(out, 0);
+      stack.emplace_back(&out, 0);
       while (!stack.empty()) {
         auto& [node, next] = stack.back();
-        if (next < node.inputs().size()) {
-          const array& in = node.inputs()[next++];
+        if (next < node->inputs().size()) {
+          array& in = node->inputs()[next++];
           if (!pending(in)) continue;
           if (!in.has_primitive()) {
             throw std::invalid_argument("[eval] Graph input has neither data nor a primitive.");
           }
           set_all(in, array::Status::scheduled);
-          stack.emplace_back(in, 0);
+          stack.emplace_back(&in, 0);
         } else {
-          tape.emplace_back(std::move(node));
+          tape.push_back(node);
           stack.pop_back();
         }
       }
     }
-    for (auto& entry : tape) {
-      array& a = *entry;
+    for (; next_run < tape.size(); ++next_run) {
+      array& a = *tape[next_run];
       if (!a.is_evaluated()) {  // else a sibling computed it
         run_node(a);
         if (!a.is_tracer()) a.detach();
       }
-      // Dropping the tape's reference lets the buffer go as soon as its consumers ran.
-      entry.reset();
     }
   } catch (...) {
-    for (auto& entry : tape) {
-      if (entry && entry->status() == array::Status::scheduled) set_all(*entry, array::Status::unscheduled);
+    for (size_t i = next_run; i < tape.size(); ++i) {
+      if (tape[i]->status() == array::Status::scheduled) set_all(*tape[i], array::Status::unscheduled);
     }
     for (auto& [node, next] : stack) {
-      if (node.status() == array::Status::scheduled) set_all(node, array::Status::unscheduled);
+      if (node->status() == array::Status::scheduled) set_all(*node, array::Status::unscheduled);
     }
     throw;
   }
