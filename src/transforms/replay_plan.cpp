@@ -171,13 +171,22 @@ std::vector<array> ReplayPlan::run(std::vector<array> inputs) {
       if (s.outs.size() == 1) {
         // The primitive travels into the node and back (no reference-count traffic).
         array a(s.shapes[0], s.dtypes[0], std::move(s.prim), std::move(args));
-        s.prim = ev.run(a);
+        if (!s.looked_up) {
+          s.kernel = ev.kernel_for(a);
+          s.looked_up = true;
+        }
+        try {
+          s.prim = s.kernel ? ev.run(s.kernel, a) : ev.run(a);
+        } catch (...) {
+          s.prim = a.primitive_ptr();  // the failed node still holds it: the plan stays runnable
+          throw;
+        }
         s.scratch = std::move(a.inputs());  // emptied by the run, capacity kept
         values_[s.outs[0]] = std::move(a);
       } else {
         std::vector<array> outs = array::make_arrays(s.shapes, s.dtypes, s.prim, args);
         args.clear();
-        ev.run(outs[0]);
+        ev.run(outs[0]);  // s.prim keeps its own reference here
         for (size_t j = 0; j < outs.size(); ++j) values_[s.outs[j]] = std::move(outs[j]);
       }
     }

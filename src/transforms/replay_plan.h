@@ -21,6 +21,7 @@
 #include <optional>
 #include <vector>
 
+#include "backend/backend.h"
 #include "tessera/array.h"
 
 namespace tessera::detail {
@@ -55,6 +56,9 @@ class ReplayPlan {
     std::vector<Dtype> dtypes;
     // The node's argument list, handed back after each run so its capacity is reused.
     std::vector<array> scratch;
+    // The backend kernel, looked up on the first run (null: run() decides each time).
+    Kernel kernel = nullptr;
+    bool looked_up = false;
   };
   // Value ids: [0, inputs) inputs, then constants, then step outputs.
   uint32_t num_inputs_ = 0;
