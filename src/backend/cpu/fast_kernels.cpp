@@ -3,6 +3,7 @@
 #include "backend/cpu/fast_kernels.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -615,6 +616,13 @@ int64_t visible_prefix(const array* mask, int64_t Lk) {
   }
   const bool* row = mask->data<bool>();
   const int64_t step = st[3];
+  if (step == 1) {
+    // bools are bytes 0 and 1: memchr finds the first hidden key and any visible one after it.
+    const void* hidden = std::memchr(row, 0, size_t(Lk));
+    const int64_t n = hidden ? static_cast<const bool*>(hidden) - row : Lk;
+    if (n == 0 || n == Lk || std::memchr(row + n, 1, size_t(Lk - n))) return Lk;
+    return n;
+  }
   int64_t n = 0;
   while (n < Lk && row[n * step]) ++n;
   if (n == 0 || n == Lk) return Lk;
