@@ -80,6 +80,8 @@ class KVCache {
   int offset() const { return offset_; }
   // The largest buffer capacity of any layer, in positions.
   int capacity() const;
+  // Sequences the buffers hold (0 before the first update).
+  int batch_size() const;
   int max_size() const { return opt_.max_size; }
   int num_layers() const { return int(layers_.size()); }
   const KVCacheOptions& options() const { return opt_; }

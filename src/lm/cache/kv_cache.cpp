@@ -75,6 +75,13 @@ int KVCache::capacity() const {
   return c;
 }
 
+int KVCache::batch_size() const {
+  for (auto& l : layers_) {
+    if (!l.buf.empty()) return l.buf[0].shape(0);
+  }
+  return 0;
+}
+
 int KVCache::layer_limit(int layer) const { return layers_.at(size_t(layer)).limit; }
 bool KVCache::layer_rotates(int layer) const { return layers_.at(size_t(layer)).rotates; }
 bool KVCache::layer_quantized(int layer) const { return layers_.at(size_t(layer)).quantized; }

@@ -25,7 +25,7 @@ bool DecodePlan::supports(const array& tokens, const KVCache& cache) const {
   if (!enabled_ || !model_.supports_static_steps() || !cache.supports_static_steps()) return false;
   if (tokens.ndim() != 2 || tokens.shape(1) != 1 || tokens.dtype() != int32) return false;
   if (cache.max_size() > 0 && cache.offset() + 1 > cache.max_size()) return false;  // forward reports it
-  return cache.state().front().shape(0) == tokens.shape(0);
+  return cache.batch_size() == tokens.shape(0);
 }
 
 array DecodePlan::step(const array& tokens, KVCache& cache) {

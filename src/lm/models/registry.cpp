@@ -47,8 +47,12 @@ void check_tokens(const array& tokens, const ModelConfig& config) {
     throw std::invalid_argument("[" + config.architecture + "] tokens must be int32 or uint32");
   }
   // An id past the embedding table would read another row (or memory past it): check on the host.
-  array t = contiguous(tokens);
+  array t = tokens;
   t.eval();
+  if (!t.flags().row_contiguous || t.data_size() != t.size()) {
+    t = contiguous(t);
+    t.eval();
+  }
   const int64_t n = int64_t(t.size()), L = t.shape(1);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t id = t.dtype() == int32 ? int64_t(t.data<int32_t>()[i]) : int64_t(t.data<uint32_t>()[i]);
