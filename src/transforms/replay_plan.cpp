@@ -8,6 +8,7 @@
 
 #include "core/direct_eval.h"
 #include "transforms/compile_graph.h"
+#include "transforms/trace.h"
 #include "primitives/primitive.h"
 #include "tessera/ops.h"
 
@@ -39,40 +40,28 @@ ReplayPlan::ReplayPlan(const std::vector<array>& inputs, const std::vector<array
 }
 
 CompiledGraph ReplayPlan::record(const std::vector<array>& ins, const std::vector<array>& outputs) {
-  std::unordered_map<uintptr_t, int> value_of;  // array id -> value, -1 while on the walk's stack
+  std::unordered_map<uintptr_t, int> value_of;  // array id -> value
   for (size_t i = 0; i < ins.size(); ++i) {
     if (!value_of.emplace(ins[i].id(), int(i)).second) {
       throw std::invalid_argument("[ReplayPlan] the same array is given twice as an input");
     }
   }
-  // Post-order walk over the unevaluated nodes (iterative: a plan may hold long chains); the
-  // evaluated leaves it meets become constants.
+  // The unevaluated nodes behind the outputs in topological order; the evaluated leaves the walk
+  // meets become constants.
   std::vector<array> order, leaves;
-  std::vector<std::pair<array, size_t>> stack;
   auto outputs_of = [](const array& a) { return a.siblings().empty() ? std::vector<array>{a} : a.outputs(); };
-  auto push = [&](const array& a) {
-    if (value_of.count(a.id())) return;
-    if (a.is_evaluated()) {
-      value_of.emplace(a.id(), -2);
-      leaves.push_back(a);
-      return;
-    }
-    if (!a.has_primitive()) throw std::invalid_argument("[ReplayPlan] a graph input has neither data nor a primitive");
-    for (auto& o : outputs_of(a)) value_of.emplace(o.id(), -1);
-    stack.emplace_back(a, 0);
-  };
-  for (auto& o : outputs) {
-    push(o);
-    while (!stack.empty()) {
-      auto& [node, next] = stack.back();
-      if (next < node.inputs().size()) {
-        push(node.inputs()[next++]);  // may grow the stack: `node` is not used after this
-        continue;
-      }
-      order.push_back(std::move(node));
-      stack.pop_back();
-    }
-  }
+  walk_graph(
+      outputs,
+      [&](const array& a) {
+        if (value_of.count(a.id())) return false;  // an input
+        if (a.is_evaluated()) {
+          leaves.push_back(a);
+          return false;
+        }
+        if (!a.has_primitive()) throw std::invalid_argument("[ReplayPlan] a graph input has neither data nor a primitive");
+        return true;
+      },
+      [&](const array& node) { order.push_back(node); });
   // Values: inputs, constants, then node outputs in order.
   CompiledGraph g;
   g.num_inputs = int(ins.size());

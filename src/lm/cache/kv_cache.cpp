@@ -314,11 +314,10 @@ bool KVCache::supports_static_steps() const {
 void KVCache::reserve(int positions) {
   for (auto& l : layers_) {
     if (l.buf.empty()) continue;
-    const array& k = l.buf[0];
-    const array& v = l.buf[l.quantized ? 3 : 1];
     if (l.quantized) {
       throw std::invalid_argument("[KVCache] reserve: quantized layers grow as they are written");
     }
+    const array &k = l.buf[0], &v = l.buf[1];
     if (l.limit > 0 && positions > l.limit) {
       throw std::length_error("[KVCache] reserve: " + std::to_string(positions) + " positions exceed the cache size of " +
                               std::to_string(l.limit));

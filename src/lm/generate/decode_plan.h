@@ -7,7 +7,6 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 
 #include "transforms/replay_plan.h"
 #include "tessera/lm/kv_cache.h"
