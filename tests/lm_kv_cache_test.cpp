@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -253,6 +254,40 @@ TEST(LmKvCache, ReplayedStepsWriteInPlaceAndMatchForward) {
   EXPECT_THROW(c.set_buffers(std::vector<array>(taken.begin(), taken.end() - 1), 1), std::invalid_argument);
   taken[0] = zeros({1, 2, 2, 8}, float32);
   EXPECT_THROW(c.set_buffers(taken, 1), std::invalid_argument);
+}
+
+// generate() replays its decode steps unless told not to; either way the same tokens and
+// log-probabilities come out (sampled, so every logit matters), and the switches turn it off.
+TEST(LmKvCache, GenerateGivesTheSameTokensWithAndWithoutReplay) {
+  auto m = random_model(kLlama);
+  std::vector<int> prompt = token_ids(5, 64, 9);
+  lm::GenerateOptions o;
+  o.max_tokens = 40;
+  o.stop_at_eos = false;
+  o.logprobs = true;
+  o.sampling.temperature = 0.8f;
+  o.sampling.seed = 3;
+  auto run = [&](bool replay) {
+    o.replay_steps = replay;
+    std::vector<float> lp;
+    auto g = lm::generate_tokens(*m, nullptr, prompt, o, [&](const lm::TokenEvent& e) {
+      if (e.id >= 0) lp.push_back(e.logprob);
+      return true;
+    });
+    return std::make_pair(g.tokens, lp);
+  };
+  auto [plain_tokens, plain_lp] = run(false);
+  auto [replayed_tokens, replayed_lp] = run(true);
+  ASSERT_EQ(plain_tokens.size(), 40u);
+  EXPECT_EQ(replayed_tokens, plain_tokens);
+  EXPECT_EQ(replayed_lp, plain_lp);
+
+  lm::KVCache cache = m->make_cache();
+  m->forward(batch_of(prompt, 1, 0, 5), cache, true).eval();
+  EXPECT_TRUE(lm::DecodePlan(*m).supports(batch_of(prompt, 1, 0, 1), cache));
+  setenv("TESSERA_DECODE_REPLAY", "0", 1);
+  EXPECT_FALSE(lm::DecodePlan(*m).supports(batch_of(prompt, 1, 0, 1), cache));
+  unsetenv("TESSERA_DECODE_REPLAY");
 }
 
 // ------------------------------------------------------------------ rotating caches
