@@ -13,7 +13,8 @@
 //
 // The caller guarantees that the graph it would build for the new values is the recorded one:
 // a plan replays primitives with the parameters they were recorded with (shapes, axes, scalar
-// arguments), so anything that varies per run must be an input array.
+// arguments), so anything that varies per run must be an input array. One thread runs a plan at
+// a time (run() reuses the plan's scratch).
 #pragma once
 
 #include <cstdint>
@@ -39,7 +40,7 @@ class ReplayPlan {
   // that reuses their buffer (a cache buffer updated in place).
   std::vector<array> run(std::vector<array> inputs);
 
-  // Nodes created per run (input-dependent work) and values held as constants.
+  // Nodes created per run and values held as constants.
   size_t num_steps() const { return steps_.size(); }
   size_t num_constants() const { return constants_.size(); }
 
