@@ -37,6 +37,33 @@ std::recursive_mutex& graph_mutex() {
 constexpr int kNumDeviceTypes = 3;
 std::atomic<uint64_t> g_kernel_runs[kNumDeviceTypes][num_primitive_kinds];
 
+// Nodes run under the graph lock, so a plain increment suffices (a locked read-modify-write per
+// node is measurable in a decode step).
+void count_kernel_run(const Primitive& prim) {
+  auto& runs = g_kernel_runs[static_cast<int>(prim.stream().device.type)][static_cast<int>(prim.kind())];
+  runs.store(runs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+// Runs `kernel` for single-output node `a` with `outputs` (empty) as its output list. The node
+// moves into the list for the kernel and back afterwards: a copy would cost two locked
+// reference-count updates per node.
+void run_single_output(Kernel kernel, array& a, std::vector<array>& outputs) {
+  const Primitive& prim = a.primitive();
+  const std::vector<array>& inputs = a.inputs();
+  outputs.push_back(std::move(a));
+  struct MoveBack {
+    array& a;
+    std::vector<array>& v;
+    ~MoveBack() {
+      a = std::move(v[0]);
+      v.clear();
+    }
+  } back{a, outputs};
+  kernel(prim, inputs, outputs);
+  outputs[0].set_status(array::Status::evaluated);
+  count_kernel_run(prim);
+}
+
 void run_node(array& a) {
   auto& prim = a.primitive();
   Backend& backend = backend_for(prim.stream().device);
@@ -58,29 +85,14 @@ void run_node(array& a) {
   } guard{++depth, outputs};
   const bool supported = backend.supports(a);
   if (supported && a.siblings().empty()) {
-    // The node moves into the output list for the kernel and back afterwards: a copy would cost
-    // two locked reference-count updates per node.
-    const std::vector<array>& inputs = a.inputs();
-    outputs.push_back(std::move(a));
-    struct MoveBack {
-      array& a;
-      std::vector<array>& v;
-      ~MoveBack() { a = std::move(v[0]); }
-    } back{a, outputs};
-    backend.kernel(prim.kind())(prim, inputs, outputs);
-    outputs[0].set_status(array::Status::evaluated);
-    auto& runs = g_kernel_runs[static_cast<int>(prim.stream().device.type)][static_cast<int>(prim.kind())];
-    runs.store(runs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    run_single_output(backend.kernel(prim.kind()), a, outputs);
     return;
   }
   if (a.siblings().empty()) outputs.push_back(a);
   else outputs = a.outputs();
   if (supported) {
     backend.kernel(prim.kind())(prim, a.inputs(), outputs);
-    // Nodes run under the graph lock, so a plain increment suffices (a locked read-modify-write
-    // per node is measurable in a decode step).
-    auto& runs = g_kernel_runs[static_cast<int>(prim.stream().device.type)][static_cast<int>(prim.kind())];
-    runs.store(runs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    count_kernel_run(prim);
   } else {
     std::vector<array> composite = prim.decompose(a.inputs());
     if (composite.empty()) throw_no_kernel(a, backend);
@@ -287,24 +299,8 @@ Kernel DirectEval::kernel_for(const array& node) const {
 }
 
 std::shared_ptr<Primitive> DirectEval::run(Kernel kernel, array& node) {
-  {
-    const Primitive& prim = node.primitive();
-    const std::vector<array>& inputs = node.inputs();
-    outputs_.clear();
-    outputs_.push_back(std::move(node));
-    struct MoveBack {
-      array& a;
-      std::vector<array>& v;
-      ~MoveBack() {
-        a = std::move(v[0]);
-        v.clear();
-      }
-    } back{node, outputs_};
-    kernel(prim, inputs, outputs_);
-    outputs_[0].set_status(array::Status::evaluated);
-    auto& runs = g_kernel_runs[static_cast<int>(prim.stream().device.type)][static_cast<int>(prim.kind())];
-    runs.store(runs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
+  outputs_.clear();
+  run_single_output(kernel, node, outputs_);
   return node.detach_primitive();
 }
 
