@@ -162,6 +162,44 @@ TEST(Compile, HalfPrecisionChainsRoundLikeTheUnfusedOps) {
   EXPECT_TRUE(identical(f({x})[0], fn({x})[0]));
 }
 
+// The fused kernel runs a float32 product feeding a sum as one step; it must still round the
+// product first (the separate kernels' bits, not an FMA's), with rows, broadcast rows and
+// columns, single values and every operand order.
+TEST(Compile, ProductsFeedingSumsRoundLikeTheSeparateOps) {
+  auto fn = [](const std::vector<array>& in) {
+    const array &x = in[0], &y = in[1], &row = in[2], &col = in[3], &s = in[4], &t = in[5];
+    array p = x * y;
+    return std::vector<array>{
+        x * row + col,             // row and column operands
+        col - x * y,               // the sum's first operand is not the product
+        3.0f * x - y,              // single value times a row
+        s * t + x,                 // a product of two single values, a row added
+        x * x + x,                 // one value in every operand
+        p + p * 2.0f,              // a product used twice stays its own step
+        exp(x * 0.5f - 1.0f) * y - t,
+        s * t - col,               // single values feeding a column
+    };
+  };
+  auto f = compile(fn);
+  for (auto [m, n] : {std::pair{1, 37}, std::pair{3, 1000}, std::pair{2, 70001}, std::pair{5000, 3}}) {
+    array x = uniform({m, n}, -3, 3, 41), y = uniform({m, n}, -3, 3, 42);
+    array row = uniform({n}, -2, 2, 43), col = uniform({m, 1}, -2, 2, 44);
+    array s = uniform({}, 0.1, 2, 45), t = uniform({}, -1, 1, 46);
+    auto got = f({x, y, row, col, s, t});
+    auto want = fn({x, y, row, col, s, t});
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_TRUE(identical(got[i], want[i])) << m << "x" << n << " output " << i << " ulps "
+                                              << max_ulps(got[i], want[i]);
+    }
+  }
+  // All operands single values: the whole output is one value.
+  auto g = compile([](const std::vector<array>& in) { return std::vector<array>{in[0] * in[1] - in[2]}; });
+  array a = uniform({}, -2, 2, 47), b = uniform({}, -2, 2, 48), c = uniform({}, -2, 2, 49);
+  EXPECT_TRUE(identical(g({a, b, c})[0], a * b - c));
+  EXPECT_TRUE(identical(g({broadcast_to(a, {4, 300}), b, c})[0], broadcast_to(a, {4, 300}) * b - c));
+}
+
 TEST(Compile, SelectsComparisonsAndBoolOutputs) {
   auto fn = [](const std::vector<array>& in) {
     const array& x = in[0];

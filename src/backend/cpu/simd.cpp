@@ -72,6 +72,16 @@ HWY_INLINE ExpReduction ReduceExp(DF d, hn::Vec<DF> t) {
 // 2^(k/2) twice, so the result is rounded once. Measured max error 0.94 ulp over all float32
 // inputs (see simd.h).
 HWY_INLINE hn::Vec<DF> ExpF32(DF d, hn::Vec<DF> x) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  // AVX-512: vscalefps multiplies by 2^k with a single rounding, so overflow to inf and the
+  // subnormal tail need no separate lanes; with the bound as the first operand, max/min return
+  // a NaN x as it is. Same results as the generic path below, bit for bit over all float32
+  // inputs (checked exhaustively), in ~14 vector instructions instead of ~21.
+  const auto xc = hn::Vec<DF>{_mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x.raw))};
+  const auto [kf, k, r, poly] = ReduceExp(d, xc);
+  (void)kf;
+  return hn::Vec<DF>{_mm512_scalef_ps(hn::MulAdd(poly, r, hn::Set(d, 1.f)).raw, k.raw)};
+#else
   const hn::RebindToSigned<DF> di;
   // Clamping keeps k in [-150, 128]; NaN lanes are patched at the end.
   const auto xc = hn::Min(hn::Max(x, hn::Set(d, -104.0f)), hn::Set(d, 89.0f));
@@ -98,6 +108,7 @@ HWY_INLINE hn::Vec<DF> ExpF32(DF d, hn::Vec<DF> x) {
   y = hn::IfThenElse(hn::Ge(x, hn::Set(d, 88.72283935546875f)), hn::Set(d, std::numeric_limits<float>::infinity()),
                      y);
   return hn::IfThenElse(hn::IsNaN(x), x, y);
+#endif
 }
 
 // tanh(x) = sign(x) * m / (m + 2) with m = expm1(2|x|), m from ExpF32's reduction: with
@@ -306,6 +317,62 @@ HWY_INLINE bool WithVectorBinaryOp(BinaryOp op, F&& f) {
 
 bool BinaryF32(BinaryOp op, const float* a, bool as, const float* b, bool bs, float* out, int64_t n) {
   return WithVectorBinaryOp(op, [&](auto c) { BinaryLoop<decltype(c)::value>(a, as, b, bs, out, n); });
+}
+
+// Keeps a product as a rounded float32 value: GCC contracts a multiply followed by an add
+// into one FMA (one rounding) unless the product passes through something opaque, and the
+// fused steps must round twice, as the separate kernels do.
+HWY_INLINE hn::Vec<DF> Rounded(hn::Vec<DF> v) {
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+  asm("" : "+v"(v.raw));
+#elif HWY_ARCH_ARM && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_SVE && \
+    HWY_TARGET != HWY_SVE2
+  asm("" : "+w"(v.raw));
+#endif
+  return v;
+}
+
+// kKind 0: a * b + c, 1: a * b - c, 2: c - a * b, each rounded after the product and after
+// the sum. kB / kC: b / c is one value for all lanes.
+template <int kKind, bool kB, bool kC>
+HWY_INLINE void MulThenLoop(const float* a, const float* b, const float* c, float* out, int64_t n) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  auto combine = [](hn::Vec<DF> x, hn::Vec<DF> y, hn::Vec<DF> z) {
+    const auto t = Rounded(hn::Mul(x, y));
+    if constexpr (kKind == 0) return hn::Add(t, z);
+    else if constexpr (kKind == 1) return hn::Sub(t, z);
+    else return hn::Sub(z, t);
+  };
+  const auto vb = hn::Set(d, b[0]), vc = hn::Set(d, c[0]);
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(combine(hn::LoadU(d, a + i), kB ? vb : hn::LoadU(d, b + i), kC ? vc : hn::LoadU(d, c + i)), d,
+               out + i);
+  }
+  for (; i < n; ++i) {
+    out[i] = hn::GetLane(combine(hn::Set(d, a[i]), hn::Set(d, kB ? b[0] : b[i]), hn::Set(d, kC ? c[0] : c[i])));
+  }
+}
+
+template <int kKind>
+HWY_INLINE void MulThenKind(const float* a, const float* b, bool bs, const float* c, bool cs, float* out, int64_t n) {
+  if (bs) {
+    if (cs) MulThenLoop<kKind, true, true>(a, b, c, out, n);
+    else MulThenLoop<kKind, true, false>(a, b, c, out, n);
+  } else {
+    if (cs) MulThenLoop<kKind, false, true>(a, b, c, out, n);
+    else MulThenLoop<kKind, false, false>(a, b, c, out, n);
+  }
+}
+
+bool MulThenF32(BinaryOp op, bool c_first, const float* a, const float* b, bool bs, const float* c, bool cs,
+                float* out, int64_t n) {
+  if (op == BinaryOp::Add) MulThenKind<0>(a, b, bs, c, cs, out, n);
+  else if (op == BinaryOp::Subtract && !c_first) MulThenKind<1>(a, b, bs, c, cs, out, n);
+  else if (op == BinaryOp::Subtract) MulThenKind<2>(a, b, bs, c, cs, out, n);
+  else return false;
+  return true;
 }
 
 using D16 = hn::Rebind<uint16_t, DF>;
@@ -1134,6 +1201,7 @@ namespace tessera::simd {
 
 HWY_EXPORT(UnaryF32);
 HWY_EXPORT(BinaryF32);
+HWY_EXPORT(MulThenF32);
 HWY_EXPORT(BinaryBF16);
 HWY_EXPORT(F32To16);
 HWY_EXPORT(F16To32);
@@ -1180,6 +1248,11 @@ bool has_binary_f32(BinaryOp op) {
 
 bool binary_f32(BinaryOp op, const float* a, bool as, const float* b, bool bs, float* out, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(BinaryF32)(op, a, as, b, bs, out, n);
+}
+
+bool mul_then_f32(BinaryOp op, bool c_first, const float* a, const float* b, bool b_scalar, const float* c,
+                  bool c_scalar, float* out, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(MulThenF32)(op, c_first, a, b, b_scalar, c, c_scalar, out, n);
 }
 
 bool binary_bf16(BinaryOp op, const uint16_t* a, bool as, const uint16_t* b, bool bs, uint16_t* out, int64_t n) {

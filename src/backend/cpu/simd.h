@@ -23,6 +23,11 @@ bool unary_f32(UnaryOp op, const float* in, float* out, int64_t n);
 bool has_binary_f32(BinaryOp op);
 // a_scalar / b_scalar: the operand is a single broadcast value.
 bool binary_f32(BinaryOp op, const float* a, bool a_scalar, const float* b, bool b_scalar, float* out, int64_t n);
+// out = (a * b) op c, or c op (a * b) with c_first, for op Add or Subtract (false for the
+// others), the product rounded to float32 before the second op: bit for bit the two binary
+// kernels in one pass. a is a row of n; b and c rows or single values. out may alias a row.
+bool mul_then_f32(BinaryOp op, bool c_first, const float* a, const float* b, bool b_scalar, const float* c,
+                  bool c_scalar, float* out, int64_t n);
 // The same on bfloat16 bit patterns, rounded to nearest even; false where has_binary_f32 is.
 bool binary_bf16(BinaryOp op, const uint16_t* a, bool a_scalar, const uint16_t* b, bool b_scalar, uint16_t* out,
                  int64_t n);
