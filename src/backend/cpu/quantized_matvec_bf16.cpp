@@ -41,8 +41,8 @@ TESSERA_BF16_TARGET inline __m512bh as_bh(__m512i v) { return reinterpret_cast<_
 // accumulation chains; R = 4 when there is one x row). gidx[2c], gidx[2c + 1]: the groups of the
 // two 32-value halves of chunk c. Template arguments rather than run-time flags, so the chunk loop
 // has no branches and keeps everything in registers. WholeChunkGroups: group_size % 64 == 0.
-template <int MM, int R, bool UseLo, bool WholeChunkGroups>
-TESSERA_BF16_TARGET inline void block_4bit(const uint8_t* w, int64_t row_bytes, const float* s0, const float* b0,
+template <int MM, int R, bool UseLo, bool WholeChunkGroups, typename S>
+TESSERA_BF16_TARGET inline void block_4bit(const uint8_t* w, int64_t row_bytes, const S* s0, const S* b0,
                                            const int32_t* gidx, const uint16_t* xh, const uint16_t* xl,
                                            const float* xsum, int64_t K, int64_t G, int64_t n, int64_t n0,
                                            __m512i table, float* out, int64_t ldo) {
@@ -64,7 +64,7 @@ TESSERA_BF16_TARGET inline void block_4bit(const uint8_t* w, int64_t row_bytes, 
     }
     for (int r = 0; r < R; ++r) {
       const uint8_t* wr = w0 + r * row_bytes + c * 32;
-      const float* sr = s0 + r * G;
+      const S* sr = s0 + r * G;
       // The same place R rows further on (rows are consecutive, so this runs R rows ahead of the
       // stream: far enough to cover a trip to DRAM), once per 64-byte line. Scales and biases
       // are small and sequential; the hardware prefetcher keeps up with them.
@@ -73,10 +73,11 @@ TESSERA_BF16_TARGET inline void block_4bit(const uint8_t* w, int64_t row_bytes, 
       const __m512bh even = as_bh(_mm512_permutexvar_epi16(words, table));
       const __m512bh odd = as_bh(_mm512_permutexvar_epi16(_mm512_srli_epi16(words, 4), table));
       // One group covers the chunk when group_size is a multiple of 64 (the common case): one
-      // broadcast instead of two halves.
-      const __m512 sv =
-          WholeChunkGroups ? _mm512_set1_ps(sr[g0])
-                           : _mm512_insertf32x8(_mm512_set1_ps(sr[g0]), _mm256_set1_ps(sr[g1]), 1);
+      // broadcast instead of two halves. Scales are widened here, in registers, from their
+      // stored type.
+      const __m512 sv = WholeChunkGroups ? avx512::broadcast_value(sr + g0)
+                                         : _mm512_mask_blend_ps(0xFF00, avx512::broadcast_value(sr + g0),
+                                                                avx512::broadcast_value(sr + g1));
       for (int m = 0; m < MM; ++m) {
         // Short dependency chains: the high and low halves of x accumulate apart.
         __m512 acc = _mm512_dpbf16_ps(_mm512_setzero_ps(), even, xe[m]);
@@ -90,9 +91,13 @@ TESSERA_BF16_TARGET inline void block_4bit(const uint8_t* w, int64_t row_bytes, 
       }
     }
   }
-  for (int r = 0; r < R; ++r) {
-    for (int m = 0; m < MM; ++m) {
-      out[m * ldo + (n + r - n0)] = avx512::sum_with_bias_dot(tot[r][m], b0 + r * G, xsum + m * G, G);
+  for (int m = 0; m < MM; ++m) {
+    for (int r = 0; r < R; ++r) tot[r][m] = avx512::add_bias_lanes(tot[r][m], b0 + r * G, xsum + m * G, G);
+    float* o = out + m * ldo + (n - n0);
+    if constexpr (R == 4) {
+      avx512::store_sums4(tot[0][m], tot[1][m], tot[2][m], tot[3][m], o);
+    } else {
+      for (int r = 0; r < R; ++r) o[r] = avx512::sum_lanes(tot[r][m]);
     }
   }
 }
@@ -104,25 +109,13 @@ TESSERA_BF16_TARGET void rows_4bit(const uint8_t* w, int64_t row_bytes, const S*
   alignas(64) uint16_t tab[32];
   for (int i = 0; i < 32; ++i) tab[i] = bfloat16_t(float(i & 15)).bits;  // exact: small integers
   const __m512i table = _mm512_load_si512(tab);
-  // Scales and biases as float32, so the chunk loop broadcasts them straight from memory (a
-  // bfloat16 or float16 one would cost a conversion on the shuffle port each time).
   int64_t n = n0;
-  if constexpr (std::is_same_v<S, float>) {
-    for (; n + R <= n1; n += R)
-      block_4bit<MM, R, UseLo, Whole>(w, row_bytes, sc + n * G, bi + n * G, gidx, xh, xl, xsum, K, G, n, n0, table,
-                                      out, ldo);
-    for (; n < n1; ++n)
-      block_4bit<MM, 1, UseLo, Whole>(w, row_bytes, sc + n * G, bi + n * G, gidx, xh, xl, xsum, K, G, n, n0, table,
-                                      out, ldo);
-  } else {
-    WidenedRows<S> scales(sc, G, n1), biases(bi, G, n1);
-    for (; n + R <= n1; n += R)
-      block_4bit<MM, R, UseLo, Whole>(w, row_bytes, scales.at(n, R), biases.at(n, R), gidx, xh, xl, xsum, K, G, n, n0,
-                                      table, out, ldo);
-    for (; n < n1; ++n)
-      block_4bit<MM, 1, UseLo, Whole>(w, row_bytes, scales.at(n, 1), biases.at(n, 1), gidx, xh, xl, xsum, K, G, n, n0,
-                                      table, out, ldo);
-  }
+  for (; n + R <= n1; n += R)
+    block_4bit<MM, R, UseLo, Whole>(w, row_bytes, sc + n * G, bi + n * G, gidx, xh, xl, xsum, K, G, n, n0, table, out,
+                                    ldo);
+  for (; n < n1; ++n)
+    block_4bit<MM, 1, UseLo, Whole>(w, row_bytes, sc + n * G, bi + n * G, gidx, xh, xl, xsum, K, G, n, n0, table, out,
+                                    ldo);
 }
 
 template <bool UseLo, bool Whole, typename S>

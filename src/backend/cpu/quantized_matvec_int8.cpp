@@ -136,52 +136,6 @@ GroupLanes group_lanes(int64_t chunk, int64_t group_size) {
   return gl;
 }
 
-// Up to 16 scales or biases of one row from group g0 as float32 lanes (the lanes past `valid`
-// zero), read in their stored type: widening them in registers saves a conversion pass over
-// every scale and bias per product (an eighth of a 576-wide model's decoding step).
-TESSERA_VNNI_TARGET inline __m512 load_groups(const float* p, __mmask16 valid) {
-  return _mm512_maskz_loadu_ps(valid, p);
-}
-TESSERA_VNNI_TARGET inline __m512 load_groups(const float16_t* p, __mmask16 valid) {
-  return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_maskz_loadu_epi16(valid, p));
-}
-TESSERA_VNNI_TARGET inline __m512 load_groups(const bfloat16_t* p, __mmask16 valid) {
-  const __m512i wide = _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_maskz_loadu_epi16(valid, p));
-  return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xFFFF, wide, 16));
-}
-
-inline __mmask16 first_lanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
-
-// sum_g b[g] * xs[g] over a row's G groups, as lanes added to t (the codes' lanes), so that one
-// horizontal sum finishes the row.
-template <typename S>
-TESSERA_VNNI_TARGET inline __m512 add_bias_lanes(__m512 t, const S* b, const float* xs, int64_t G) {
-  for (int64_t g = 0; g < G; g += 16) {
-    const __mmask16 k = first_lanes(G - g);
-    t = _mm512_fmadd_ps(load_groups(b + g, k), _mm512_maskz_loadu_ps(k, xs + g), t);
-  }
-  return t;
-}
-
-// out[0..4) = the lane sums of a0..a3: pairs of vectors are interleaved and added twice, so the
-// four sums cost about one reduction (a 576-wide row's codes take only ~60 instructions, and a
-// reduction per row was a large part of that).
-TESSERA_VNNI_TARGET inline void store_sums4(__m512 a0, __m512 a1, __m512 a2, __m512 a3, float* out) {
-  // Per 128-bit block: {a0 0+2, a1 0+2, a0 1+3, a1 1+3}, likewise a2, a3.
-  const __m512 t01 = _mm512_add_ps(_mm512_maskz_unpacklo_ps(0xFFFF, a0, a1), _mm512_maskz_unpackhi_ps(0xFFFF, a0, a1));
-  const __m512 t23 = _mm512_add_ps(_mm512_maskz_unpacklo_ps(0xFFFF, a2, a3), _mm512_maskz_unpackhi_ps(0xFFFF, a2, a3));
-  // Per block: {a0, a1, a2, a3} partial sums.
-  const __m512d w01 = _mm512_castps_pd(t01), w23 = _mm512_castps_pd(t23);
-  const __m512 u =
-      _mm512_add_ps(_mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, w01, w23)), _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, w01, w23)));
-  // The four blocks through memory (GCC 12 flags the extract intrinsics' expansions).
-  alignas(64) float l[16];
-  _mm512_store_ps(l, u);
-  const __m128 sum =
-      _mm_add_ps(_mm_add_ps(_mm_load_ps(l), _mm_load_ps(l + 4)), _mm_add_ps(_mm_load_ps(l + 8), _mm_load_ps(l + 12)));
-  _mm_storeu_ps(out, sum);
-}
-
 // R rows of w from row n against MM rows of x; sc/bi: the scales and biases of row n, in their
 // stored type (row stride G).
 template <int Bits, int MM, int R, typename S>
@@ -201,7 +155,7 @@ TESSERA_VNNI_TARGET void block_int8(const uint8_t* w, int64_t row_bytes, const S
   const uint8_t* w0 = w + n * row_bytes;
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t g0 = xq.chunk_group[size_t(c)];
-    const __mmask16 valid = first_lanes(std::min(gl.chunk_groups, G - g0));
+    const __mmask16 valid = avx512::first_lanes(std::min(gl.chunk_groups, G - g0));
     const __mmask64 byte_mask = c + 1 < chunks ? ~__mmask64(0) : last_bytes;
     // Unrolled, so that tot stays in registers.
 #pragma GCC unroll 4
@@ -209,7 +163,7 @@ TESSERA_VNNI_TARGET void block_int8(const uint8_t* w, int64_t row_bytes, const S
       const uint8_t* wr = w0 + r * row_bytes + c * (chunk * Bits / 8);
       _mm_prefetch(reinterpret_cast<const char*>(wr + R * row_bytes), _MM_HINT_T0);
       // The maskz forms: GCC 12 flags the plain ones' undefined pass-through as uninitialized.
-      const __m512 sv = _mm512_maskz_permutexvar_ps(0xFFFF, lane_group, load_groups(sc + r * G + g0, valid));
+      const __m512 sv = _mm512_maskz_permutexvar_ps(0xFFFF, lane_group, avx512::load_groups(sc + r * G + g0, valid));
       const __m512i bytes = _mm512_maskz_loadu_epi8(byte_mask, wr);
       __m512i lo, hi;
       if constexpr (Bits == 4) {
@@ -232,10 +186,10 @@ TESSERA_VNNI_TARGET void block_int8(const uint8_t* w, int64_t row_bytes, const S
     }
   }
   for (int m = 0; m < MM; ++m) {
-    for (int r = 0; r < R; ++r) tot[r][m] = add_bias_lanes(tot[r][m], bi + r * G, xq.xsum.data() + m * G, G);
+    for (int r = 0; r < R; ++r) tot[r][m] = avx512::add_bias_lanes(tot[r][m], bi + r * G, xq.xsum.data() + m * G, G);
     float* o = out + m * ldo + (n - n0);
     if constexpr (R == 4) {
-      store_sums4(tot[0][m], tot[1][m], tot[2][m], tot[3][m], o);
+      avx512::store_sums4(tot[0][m], tot[1][m], tot[2][m], tot[3][m], o);
     } else {
       for (int r = 0; r < R; ++r) o[r] = avx512::sum_lanes(tot[r][m]);
     }
