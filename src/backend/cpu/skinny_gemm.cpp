@@ -308,11 +308,15 @@ bool skinny_gemm(Dtype d, const MatrixView& a, const MatrixView& b, const void* 
   const size_t item = d.size;
 
   // A widened to float32, rows contiguous. A tiny copy the caller's thread keeps between
-  // products (decode runs hundreds of them per token; thread_scratch holds the tiles below).
+  // products (decode runs hundreds of them per token; thread_scratch holds the tiles below);
+  // float32 rows already contiguous are read in place.
   thread_local std::vector<float> widened;
-  widened.resize(size_t(M * K));
+  const bool a_in_place = type == 0 && !a.transposed && (M == 1 || a.ld == K);
+  widened.resize(a_in_place ? 0 : size_t(M * K));
   std::vector<float>& xs = widened;
-  if (!a.transposed) {
+  if (a_in_place) {
+    // nothing to copy
+  } else if (!a.transposed) {
     for (int64_t m = 0; m < M; ++m) {
       copy_convert(static_cast<const char*>(pa) + size_t(m * a.ld) * item, d, xs.data() + m * K, float32, size_t(K));
     }
@@ -345,26 +349,32 @@ bool skinny_gemm(Dtype d, const MatrixView& a, const MatrixView& b, const void* 
   // chunk is worth a thread wake-up when it reads at least kStreamGrainBytes of B.
   const int64_t units = (N + L - 1) / L;
   const int64_t grain = std::max<int64_t>(1, kStreamGrainBytes / std::max<int64_t>(1, K * int64_t(item) * L));
-  const float* x = xs.data();
-  if (b.transposed) {
+  const float* x = a_in_place ? static_cast<const float*>(pa) : xs.data();
+  // A float32 C with alpha 1 and beta 0 is written by the kernels directly (row stride N),
+  // without a tile to copy from.
+  const bool c_direct = type == 0 && alpha == 1.f && beta == 0.f;
+  auto run = [&](auto rows_fn) {
     parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
       const int64_t c0 = u0 * L, c1 = std::min(N, u1 * L);
       for (int64_t t0 = c0; t0 < c1; t0 += kTileCols) {
         const int64_t t1 = std::min(c1, t0 + kTileCols);
+        if (c_direct) {
+          rows_fn(t0, t1, static_cast<float*>(c) + t0, N);
+          continue;
+        }
         float* tile = static_cast<float*>(thread_scratch(size_t((M + 1) * (t1 - t0)) * sizeof(float)));
-        HWY_DYNAMIC_DISPATCH(skinny::DotRows)(type, pb, b.ld, t0, t1, x, M, K, tile, t1 - t0);
+        rows_fn(t0, t1, tile, t1 - t0);
         store(tile, tile + M * (t1 - t0), t1 - t0, t0, t1 - t0);
       }
     });
+  };
+  if (b.transposed) {
+    run([&](int64_t t0, int64_t t1, float* out, int64_t ldo) {
+      HWY_DYNAMIC_DISPATCH(skinny::DotRows)(type, pb, b.ld, t0, t1, x, M, K, out, ldo);
+    });
   } else {
-    parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
-      const int64_t c0 = u0 * L, c1 = std::min(N, u1 * L);
-      for (int64_t t0 = c0; t0 < c1; t0 += kTileCols) {
-        const int64_t t1 = std::min(c1, t0 + kTileCols);
-        float* tile = static_cast<float*>(thread_scratch(size_t((M + 1) * (t1 - t0)) * sizeof(float)));
-        HWY_DYNAMIC_DISPATCH(skinny::AxpyRows)(type, pb, b.ld, t0, t1, x, M, K, tile, t1 - t0);
-        store(tile, tile + M * (t1 - t0), t1 - t0, t0, t1 - t0);
-      }
+    run([&](int64_t t0, int64_t t1, float* out, int64_t ldo) {
+      HWY_DYNAMIC_DISPATCH(skinny::AxpyRows)(type, pb, b.ld, t0, t1, x, M, K, out, ldo);
     });
   }
   return true;
