@@ -1,6 +1,9 @@
 // The evaluator, memory management, views and error reporting.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <vector>
+
 #include "primitives/primitive.h"
 #include "tessera/tessera.h"
 
@@ -194,6 +197,31 @@ TEST(Engine, HalfConversionsRoundToNearestEven) {
   EXPECT_EQ(float(float16_t(5.96046448e-08f)), 5.96046448e-08f);
   EXPECT_EQ(float(bfloat16_t(1.0f + 1.0f / 256)), 1.0f);
   EXPECT_TRUE(std::isnan(float(bfloat16_t(std::numeric_limits<float>::quiet_NaN()))));
+}
+
+// float16 <-> bfloat16 casts take the vector kernels through float32: every bit pattern must
+// round like the scalar conversion (round to nearest even from the exact value; NaN stays NaN).
+TEST(Engine, HalfToBfloat16CastsMatchTheScalarConversionForEveryValue) {
+  std::vector<uint16_t> all(65536);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = uint16_t(i);
+  for (bool from_bf16 : {false, true}) {
+    const Dtype src = from_bf16 ? bfloat16 : float16, dst = from_bf16 ? float16 : bfloat16;
+    array x(all.begin(), {65536}, uint16);
+    array y = astype(view(x, src), dst);
+    eval(y);
+    const auto* got = static_cast<const uint16_t*>(y.raw_data());
+    int wrong = 0;
+    for (size_t i = 0; i < all.size(); ++i) {
+      const float v = from_bf16 ? float(bfloat16_t::from_bits(all[i])) : float(float16_t::from_bits(all[i]));
+      const uint16_t want = from_bf16 ? float16_t(v).bits : bfloat16_t(v).bits;
+      const float back = from_bf16 ? float(float16_t::from_bits(got[i])) : float(bfloat16_t::from_bits(got[i]));
+      if (std::isnan(v) ? !std::isnan(back) : got[i] != want) {
+        if (++wrong <= 3) ADD_FAILURE() << (from_bf16 ? "bfloat16 " : "float16 ") << std::hex << all[i] << " -> " << got[i]
+                                        << ", want " << want;
+      }
+    }
+    EXPECT_EQ(wrong, 0);
+  }
 }
 
 TEST(Engine, PrintsLikeMlx) {

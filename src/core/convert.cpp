@@ -1,5 +1,6 @@
 #include "core/convert.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "backend/cpu/simd.h"
@@ -20,6 +21,20 @@ void copy_convert(const void* src, Dtype src_type, void* dst, Dtype dst_type, si
   }
   if (dst_type == float32 && (src_type == float16 || src_type == bfloat16)) {
     simd::f16_to_32(static_cast<const uint16_t*>(src), static_cast<float*>(dst), n, src_type == bfloat16);
+    return;
+  }
+  if ((src_type == float16 || src_type == bfloat16) && (dst_type == float16 || dst_type == bfloat16)) {
+    // float16 <-> bfloat16 through float32 (exact) in L1-sized pieces, on the vector kernels:
+    // the prompt path casts every quantized layer's scales this way on each call.
+    constexpr size_t kPiece = 1024;
+    float tmp[kPiece];
+    const auto* in = static_cast<const uint16_t*>(src);
+    auto* out = static_cast<uint16_t*>(dst);
+    for (size_t i = 0; i < n; i += kPiece) {
+      const size_t m = std::min(kPiece, n - i);
+      simd::f16_to_32(in + i, tmp, m, src_type == bfloat16);
+      simd::f32_to_16(tmp, out + i, m, dst_type == bfloat16);
+    }
     return;
   }
   dispatch_all_types(src_type, [&](auto src_tag) {
