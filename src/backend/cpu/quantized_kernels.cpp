@@ -657,8 +657,20 @@ float dot_group(int bits, const uint32_t* w, const float* xp, const float* x, fl
 // oneDNN has no kernel.
 constexpr int kBf16Tile = 1024;
 
-bool qmm_bf16(const bfloat16_t* x, const uint32_t* w, const float* sc, const float* bi, float* out, int M, int N,
-              int K, int gs, int bits, bool transpose) {
+// One row's G scales (or biases) as float32: in place when stored so, else widened into buf.
+const float* row_as_f32(const void* base, Dtype type, int64_t row, int64_t G, std::vector<float>& buf) {
+  const char* p = static_cast<const char*>(base) + size_t(row * G) * type.size;
+  if (type == float32) return reinterpret_cast<const float*>(p);
+  buf.resize(size_t(G));
+  copy_convert(p, type, buf.data(), float32, size_t(G));
+  return buf.data();
+}
+
+// Scales and biases are rows of G values of type st (float32, bfloat16 or float16), widened a
+// row at a time as the tiles are dequantized: converting whole arrays on every call cost a
+// fresh multi-megabyte buffer (page faults included) per product of a prompt.
+bool qmm_bf16(const bfloat16_t* x, const uint32_t* w, const void* sc, const void* bi, Dtype st, float* out, int M,
+              int N, int K, int gs, int bits, bool transpose) {
   const int G = (transpose ? K : N) / gs;
   const int64_t wcols = int64_t(transpose ? K : N) * bits / 32;
   const int rows = transpose ? N : K, cols = transpose ? K : N;
@@ -672,25 +684,26 @@ bool qmm_bf16(const bfloat16_t* x, const uint32_t* w, const float* sc, const flo
   for (int r0 = 0; r0 < rows; r0 += T) {
     const int t = std::min(T, rows - r0);
     parallel_for(t, 16, [&](int64_t a, int64_t b) {
+      std::vector<float> sbuf, bbuf;
       if (simd_bf16) {
-        for (int64_t r = a; r < b; ++r) {
-          qkern::dequant_row_bf16_simd(bits, w + (r0 + r) * wcols, sc + (r0 + r) * G, bi + (r0 + r) * G, cols, gs,
-                                       reinterpret_cast<uint16_t*>(tile + r * cols));
-        }
-        if (simd_cols == cols) return;
-        // The row's tail past the last whole vector of words, group by group.
+        // The row's tail past the last whole vector of words goes group by group.
         const int64_t tail = cols - simd_cols, g0 = simd_cols / gs, w0 = simd_cols * bits / 32;
         std::vector<float> row(static_cast<size_t>(tail));
         for (int64_t r = a; r < b; ++r) {
-          dequant_row(w + (r0 + r) * wcols + w0, sc + (r0 + r) * G + g0, bi + (r0 + r) * G + g0, int(tail), gs, bits,
-                      row.data());
+          const float* srow = row_as_f32(sc, st, r0 + r, G, sbuf);
+          const float* brow = row_as_f32(bi, st, r0 + r, G, bbuf);
+          qkern::dequant_row_bf16_simd(bits, w + (r0 + r) * wcols, srow, brow, cols, gs,
+                                       reinterpret_cast<uint16_t*>(tile + r * cols));
+          if (tail == 0) continue;
+          dequant_row(w + (r0 + r) * wcols + w0, srow + g0, brow + g0, int(tail), gs, bits, row.data());
           copy_convert(row.data(), float32, tile + r * cols + simd_cols, bfloat16, size_t(tail));
         }
         return;
       }
       std::vector<float> row(cols);
       for (int64_t r = a; r < b; ++r) {
-        dequant_row(w + (r0 + r) * wcols, sc + (r0 + r) * G, bi + (r0 + r) * G, cols, gs, bits, row.data());
+        dequant_row(w + (r0 + r) * wcols, row_as_f32(sc, st, r0 + r, G, sbuf), row_as_f32(bi, st, r0 + r, G, bbuf),
+                    cols, gs, bits, row.data());
         copy_convert(row.data(), float32, tile + r * cols, bfloat16, size_t(cols));
       }
     });
@@ -956,19 +969,25 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
     if (o.dtype() != float32) finish(res, o);
     return;
   }
-  const float* sc = f32_view(in[2], st);
-  const float* bi = f32_view(in[3], bt);
   Words w = contiguous_words(in[1]);
   float* dst = result_buffer();
 #ifdef TESSERA_HAVE_DNNL
-  // bfloat16 activations with enough rows: bfloat16 tiles through oneDNN's bf16 matmul.
+  // bfloat16 activations with enough rows: bfloat16 tiles through oneDNN's bf16 matmul; scales
+  // and biases read in their stored type when they are row-contiguous.
   if (in[0].dtype() == bfloat16 && M >= 32 && K > 0) {
     Words xb = contiguous_words(in[0]);  // a view when row-contiguous (copied otherwise)
     const bfloat16_t* xp = reinterpret_cast<const bfloat16_t*>(xb.holder.raw_data());
+    const bool stored = in[3].dtype() == in[2].dtype() && scales_float && is_row_contiguous(in[2]) &&
+                        is_row_contiguous(in[3]);
+    const Dtype sty = stored ? in[2].dtype() : float32;
+    const char* sp = stored ? static_cast<const char*>(in[2].raw_data())
+                            : reinterpret_cast<const char*>(f32_view(in[2], st));
+    const char* bp = stored ? static_cast<const char*>(in[3].raw_data())
+                            : reinterpret_cast<const char*>(f32_view(in[3], bt));
     bool ok = true;
     for (int64_t b = 0; ok && b < B; ++b) {
-      ok = qmm_bf16(xp + b * M * K, w.ptr + b * wsz, sc + b * ssz, bi + b * ssz, dst + b * M * N, M, N, K,
-                    q.group_size(), q.bits(), q.transpose());
+      ok = qmm_bf16(xp + b * M * K, w.ptr + b * wsz, sp + size_t(b * ssz) * sty.size, bp + size_t(b * ssz) * sty.size,
+                    sty, dst + b * M * N, M, N, K, q.group_size(), q.bits(), q.transpose());
     }
     if (ok) {
       if (o.dtype() != float32) finish(res, o);
@@ -976,6 +995,8 @@ void cpu_quantized_matmul(const Primitive& p, const std::vector<array>& in, std:
     }
   }
 #endif
+  const float* sc = f32_view(in[2], st);
+  const float* bi = f32_view(in[3], bt);
   const float* x = f32_view(in[0], xt);
   for (int64_t b = 0; b < B; ++b) {
     qmm_single(x + b * M * K, w.ptr + b * wsz, sc + b * ssz, bi + b * ssz, dst + b * M * N, M, N, K,
