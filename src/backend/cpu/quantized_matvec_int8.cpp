@@ -140,8 +140,8 @@ GroupLanes group_lanes(int64_t chunk, int64_t group_size) {
 // stored type (row stride G).
 template <int Bits, int MM, int R, typename S>
 TESSERA_VNNI_TARGET void block_int8(const uint8_t* w, int64_t row_bytes, const S* sc, const S* bi,
-                                    const QuantizedX& xq, const GroupLanes& gl, int64_t K, int64_t G,
-                                    int64_t group_size, int64_t n, int64_t n0, float* out, int64_t ldo) {
+                                    const QuantizedX& xq, const GroupLanes& gl, int64_t K, int64_t G, int64_t n,
+                                    int64_t n0, float* out, int64_t ldo) {
   constexpr int64_t chunk = Bits == 4 ? 128 : 64;
   const int64_t chunks = xq.row / chunk;
   // The bytes of a row's last chunk: all 64, or 32 for a half chunk.
@@ -198,39 +198,37 @@ TESSERA_VNNI_TARGET void block_int8(const uint8_t* w, int64_t row_bytes, const S
 
 template <int Bits, int MM, typename S>
 void rows_int8(const uint8_t* w, int64_t row_bytes, const S* sc, const S* bi, const QuantizedX& xq,
-               const GroupLanes& gl, int64_t K, int64_t G, int64_t group_size, int64_t n0, int64_t n1, float* out,
-               int64_t ldo) {
+               const GroupLanes& gl, int64_t K, int64_t G, int64_t n0, int64_t n1, float* out, int64_t ldo) {
   constexpr int R = MM == 1 ? 4 : MM == 2 ? 2 : 1;
   int64_t n = n0;
   for (; n + R <= n1; n += R) {
-    block_int8<Bits, MM, R>(w, row_bytes, sc + n * G, bi + n * G, xq, gl, K, G, group_size, n, n0, out, ldo);
+    block_int8<Bits, MM, R>(w, row_bytes, sc + n * G, bi + n * G, xq, gl, K, G, n, n0, out, ldo);
   }
   for (; n < n1; ++n) {
-    block_int8<Bits, MM, 1>(w, row_bytes, sc + n * G, bi + n * G, xq, gl, K, G, group_size, n, n0, out, ldo);
+    block_int8<Bits, MM, 1>(w, row_bytes, sc + n * G, bi + n * G, xq, gl, K, G, n, n0, out, ldo);
   }
 }
 
 template <int Bits, typename S>
 void rows_for_m(int64_t M, const uint8_t* w, int64_t row_bytes, const void* sc, const void* bi, const QuantizedX& xq,
-                const GroupLanes& gl, int64_t K, int64_t G, int64_t gs, int64_t n0, int64_t n1, float* out,
-                int64_t ldo) {
+                const GroupLanes& gl, int64_t K, int64_t G, int64_t n0, int64_t n1, float* out, int64_t ldo) {
   const S* s = static_cast<const S*>(sc);
   const S* b = static_cast<const S*>(bi);
   switch (M) {
-    case 1: return rows_int8<Bits, 1, S>(w, row_bytes, s, b, xq, gl, K, G, gs, n0, n1, out, ldo);
-    case 2: return rows_int8<Bits, 2, S>(w, row_bytes, s, b, xq, gl, K, G, gs, n0, n1, out, ldo);
-    case 3: return rows_int8<Bits, 3, S>(w, row_bytes, s, b, xq, gl, K, G, gs, n0, n1, out, ldo);
-    default: return rows_int8<Bits, 4, S>(w, row_bytes, s, b, xq, gl, K, G, gs, n0, n1, out, ldo);
+    case 1: return rows_int8<Bits, 1, S>(w, row_bytes, s, b, xq, gl, K, G, n0, n1, out, ldo);
+    case 2: return rows_int8<Bits, 2, S>(w, row_bytes, s, b, xq, gl, K, G, n0, n1, out, ldo);
+    case 3: return rows_int8<Bits, 3, S>(w, row_bytes, s, b, xq, gl, K, G, n0, n1, out, ldo);
+    default: return rows_int8<Bits, 4, S>(w, row_bytes, s, b, xq, gl, K, G, n0, n1, out, ldo);
   }
 }
 
 template <int Bits>
 void rows_any_scale(Dtype st, int64_t M, const uint8_t* w, int64_t row_bytes, const void* sc, const void* bi,
-                    const QuantizedX& xq, const GroupLanes& gl, int64_t K, int64_t G, int64_t gs, int64_t n0,
-                    int64_t n1, float* out, int64_t ldo) {
-  if (st == float32) return rows_for_m<Bits, float>(M, w, row_bytes, sc, bi, xq, gl, K, G, gs, n0, n1, out, ldo);
-  if (st == bfloat16) return rows_for_m<Bits, bfloat16_t>(M, w, row_bytes, sc, bi, xq, gl, K, G, gs, n0, n1, out, ldo);
-  rows_for_m<Bits, float16_t>(M, w, row_bytes, sc, bi, xq, gl, K, G, gs, n0, n1, out, ldo);
+                    const QuantizedX& xq, const GroupLanes& gl, int64_t K, int64_t G, int64_t n0, int64_t n1,
+                    float* out, int64_t ldo) {
+  if (st == float32) return rows_for_m<Bits, float>(M, w, row_bytes, sc, bi, xq, gl, K, G, n0, n1, out, ldo);
+  if (st == bfloat16) return rows_for_m<Bits, bfloat16_t>(M, w, row_bytes, sc, bi, xq, gl, K, G, n0, n1, out, ldo);
+  rows_for_m<Bits, float16_t>(M, w, row_bytes, sc, bi, xq, gl, K, G, n0, n1, out, ldo);
 }
 
 }  // namespace
@@ -255,9 +253,9 @@ bool quantized_matvec_int8(int bits, int group_size, const uint32_t* w, const vo
   const int64_t grain = std::max<int64_t>(4, kStreamGrainBytes / std::max<int64_t>(1, row_bytes));
   parallel_for(N, grain, [&](int64_t n0, int64_t n1) {
     if (bits == 4) {
-      rows_any_scale<4>(scale_type, M, wb, row_bytes, scales, biases, xq, gl, K, G, group_size, n0, n1, out + n0, N);
+      rows_any_scale<4>(scale_type, M, wb, row_bytes, scales, biases, xq, gl, K, G, n0, n1, out + n0, N);
     } else {
-      rows_any_scale<8>(scale_type, M, wb, row_bytes, scales, biases, xq, gl, K, G, group_size, n0, n1, out + n0, N);
+      rows_any_scale<8>(scale_type, M, wb, row_bytes, scales, biases, xq, gl, K, G, n0, n1, out + n0, N);
     }
   });
   return true;

@@ -325,8 +325,7 @@ bool BinaryF32(BinaryOp op, const float* a, bool as, const float* b, bool bs, fl
 HWY_INLINE hn::Vec<DF> Rounded(hn::Vec<DF> v) {
 #if HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
   asm("" : "+v"(v.raw));
-#elif HWY_ARCH_ARM && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_SVE && \
-    HWY_TARGET != HWY_SVE2
+#elif HWY_ARCH_ARM && HWY_TARGET == HWY_NEON
   asm("" : "+w"(v.raw));
 #endif
   return v;
