@@ -144,35 +144,49 @@ BENCHMARK(run_qmv_layout)
 // output layer) in 4-bit group 32 like GGUF Q4_0, one row of x, one product after another as a
 // decoder runs them. args: int8 activations (0 exact, 1 int8), scale dtype (0 float32, 1 float16).
 // Counts the codes, scales and biases read per step.
+struct DecodeWeight {
+  tb::array w, s, b;
+};
+
+// The step's weights with float32 scales and biases, quantized once for every case.
+const std::vector<DecodeWeight>& decode_step_weights() {
+  static const std::vector<DecodeWeight> ws = [] {
+    std::vector<DecodeWeight> v;
+    auto add = [&](int N, int K, uint64_t seed) {
+      auto q = tb::quantize(make_input({N, K}, seed), 32, 4);
+      tb::eval(q);
+      v.push_back({q[0], q[1], q[2]});
+    };
+    const int H = 576, F = 1536, KV = 192;
+    for (int l = 0; l < 30; ++l) {
+      add(H, H, 100 + 7 * l);
+      add(KV, H, 101 + 7 * l);
+      add(KV, H, 102 + 7 * l);
+      add(H, H, 103 + 7 * l);
+      add(F, H, 104 + 7 * l);
+      add(F, H, 105 + 7 * l);
+      add(H, F, 106 + 7 * l);
+    }
+    add(49152, H, 99);
+    return v;
+  }();
+  return ws;
+}
+
 void run_decode_matvecs(benchmark::State& state) {
   const bool int8 = state.range(0) != 0;
   const bool f16 = state.range(1) != 0;
-  struct Weight {
-    tb::array w, s, b;
-  };
-  std::vector<Weight> ws;
+  const int H = 576, F = 1536;
+  std::vector<DecodeWeight> ws = decode_step_weights();
   double bytes = 0;
-  auto add = [&](int N, int K, uint64_t seed) {
-    auto q = tb::quantize(make_input({N, K}, seed), 32, 4);
+  for (auto& w : ws) {
     if (f16) {
-      q[1] = tb::astype(q[1], tb::float16);
-      q[2] = tb::astype(q[2], tb::float16);
+      w.s = tb::astype(w.s, tb::float16);
+      w.b = tb::astype(w.b, tb::float16);
+      tb::eval(w.s, w.b);
     }
-    tb::eval(q);
-    bytes += double(q[0].nbytes() + q[1].nbytes() + q[2].nbytes());
-    ws.push_back({q[0], q[1], q[2]});
-  };
-  const int H = 576, F = 1536, KV = 192;
-  for (int l = 0; l < 30; ++l) {
-    add(H, H, 100 + 7 * l);
-    add(KV, H, 101 + 7 * l);
-    add(KV, H, 102 + 7 * l);
-    add(H, H, 103 + 7 * l);
-    add(F, H, 104 + 7 * l);
-    add(F, H, 105 + 7 * l);
-    add(H, F, 106 + 7 * l);
+    bytes += double(w.w.nbytes() + w.s.nbytes() + w.b.nbytes());
   }
-  add(49152, H, 99);
   tb::array x = make_input({1, H}, 7), xf = make_input({1, F}, 8);
   for (auto _ : state) {
     for (auto& w : ws) {
